@@ -1,0 +1,66 @@
+"""Fixtures shared by the tests: in-process CLI runs (Typer's CliRunner) and real subprocess runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cnncli.cli.app import app
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = (REPO.parent / "shared" / "datasets").resolve()
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli():
+    """Run `cnn ARGS...` in-process; stdout and stderr apart."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Run:
+        result = runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+def cnn_subprocess(
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> Run:
+    """Run the real program, `python -m cnncli ARGS...`, in a fresh interpreter."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    done = subprocess.run(
+        [sys.executable, "-m", "cnncli", *args],
+        env=full_env,
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+    return Run(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+@pytest.fixture
+def cnn():
+    return cnn_subprocess
