@@ -70,8 +70,3 @@ def lookup(name: str) -> Architecture:
             f"no built-in architecture named {name!r}",
             "built-in: " + ", ".join(ARCHITECTURES) + "; or give a spec string",
         ) from None
-
-
-def is_spec(text: str) -> bool:
-    """A built-in name is one bare word; anything else is read as a spec string."""
-    return text not in ARCHITECTURES
