@@ -13,50 +13,23 @@ from torch import nn
 from cnncli.core.architectures import ARCHITECTURES
 from cnncli.core.errors import ShapeError
 from cnncli.core.layout import expected_tensors, module_type
-from cnncli.core.nn.build import ConvNet, build_model
-from cnncli.core.shapes import analyse
+from cnncli.core.nn.build import build_model
 from cnncli.core.spec import parse_spec
+from tests.helpers import CASES, FLAT, INPUTS, KITCHEN_SINK, built, forward
 
 torch.set_num_threads(1)
-
-INPUTS = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
-CASES = [(name, data) for name in ARCHITECTURES for data in INPUTS]
-
-# Every layer kind and option the grammar has, nested blocks and batch norm in both forms included.
-KITCHEN_SINK = (
-    "[conv(8, 3, padding=same, mode=reflect) bn lrelu(0.2)]x2 "
-    "conv(16, 3, stride=2, padding=1, groups=2, bias=false, mode=circular) gelu maxpool(2, ceil=true) "
-    "[conv(16, 3, d=2, padding=2, mode=replicate) [avgpool(2) bn]] conv(16, 1, padding=valid) tanh "
-    "dropout(0.1) gap bn fc(32) sigmoid fc(classes, bias=false)"
-)
-FLAT = "conv(4, 3) relu flatten bn dropout fc(20) relu fc(classes)"
-
-
-def _built(name: str, data: str) -> ConvNet:
-    arch = ARCHITECTURES[name]
-    try:
-        analyse(arch.layers, INPUTS[data], 10)
-    except ShapeError:
-        pytest.skip(f"{name} does not fit {data}'s input")
-    return build_model(arch.layers, INPUTS[data], 10, arch.spec)
-
-
-def _forward(model: nn.Module, shape: tuple[int, ...], batch: int = 2) -> torch.Tensor:
-    model.eval()
-    with torch.no_grad():
-        return model(torch.randn(batch, *shape))
 
 
 @pytest.mark.parametrize(("name", "data"), CASES)
 def test_output_shape_and_parameters_equal_the_analysis(name, data):
-    model = _built(name, data)
-    assert _forward(model, INPUTS[data]).shape == (2, *model.report.output_shape)
+    model = built(name, data)
+    assert forward(model, INPUTS[data]).shape == (2, *model.report.output_shape)
     assert sum(p.numel() for p in model.parameters()) == model.report.total_params
 
 
 @pytest.mark.parametrize(("name", "data"), CASES)
 def test_module_names_and_state_dict_are_the_ones_the_analysis_predicts(name, data):
-    model = _built(name, data)
+    model = built(name, data)
     modules = dict(model.named_modules())
     for report in model.report.layers:
         assert type(modules[report.name]).__name__ == module_type(report), report.name
@@ -70,7 +43,7 @@ def test_module_names_and_state_dict_are_the_ones_the_analysis_predicts(name, da
 @pytest.mark.parametrize("spec", [KITCHEN_SINK, FLAT])
 def test_every_layer_kind_builds_and_agrees_with_the_analysis(spec):
     model = build_model(parse_spec(spec), (3, 32, 32), 7)
-    assert _forward(model, (3, 32, 32)).shape == (2, *model.report.output_shape)
+    assert forward(model, (3, 32, 32)).shape == (2, *model.report.output_shape)
     assert sum(p.numel() for p in model.parameters()) == model.report.total_params
     assert sum(b.numel() for b in model.buffers()) == sum(r.buffers for r in model.report.leaves)
     state = model.state_dict()
@@ -99,7 +72,7 @@ def test_the_same_name_builds_for_mnist_and_cifar10():
     for shape in INPUTS.values():
         model = build_model(ARCHITECTURES["tutorial"].layers, shape, 10)
         assert model.conv1.in_channels == shape[0]
-        assert _forward(model, shape).shape == (2, 10)
+        assert forward(model, shape).shape == (2, 10)
 
 
 def test_classes_resolves_to_the_class_count():

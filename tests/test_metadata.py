@@ -9,7 +9,7 @@ import pytest
 
 from cnncli.core.errors import BadInput
 from cnncli.core.metadata import FORMAT_VERSION, ArchitectureInfo, ModelMetadata, Preprocessing, tomllib
-from tests.modelfiles import metadata_for
+from tests.helpers import metadata_for
 
 
 def test_toml_round_trip_is_exact():

@@ -25,11 +25,10 @@ from cnncli.core.nn.build import build_model
 from cnncli.core.nn.modelfile import load_model, read_model_header, save_model
 from cnncli.core.shapes import analyse
 from cnncli.core.spec import parse_spec
-from tests.modelfiles import WITH_BATCHNORM, edit_header, edit_toml, metadata_for, random_model, read_header
+from tests.helpers import INPUTS, WITH_BATCHNORM, edit_header, edit_toml, metadata_for, random_model, read_header
 
 torch.set_num_threads(1)
 
-INPUTS = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 MODELS = [*ARCHITECTURES, WITH_BATCHNORM]
 
 

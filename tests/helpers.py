@@ -1,4 +1,5 @@
-"""Helpers for tests that write real model files: metadata, random weights, and header surgery."""
+"""Helpers for tests that build networks and write real model files: architectures to try, metadata,
+random weights, and header surgery."""
 
 from __future__ import annotations
 
@@ -8,12 +9,46 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
+from torch import nn
 
 from cnncli.core.architectures import ARCHITECTURES
+from cnncli.core.errors import ShapeError
 from cnncli.core.metadata import ArchitectureInfo, DatasetInfo, ModelMetadata, Preprocessing, Versions
 from cnncli.core.nn.build import ConvNet, build_model
+from cnncli.core.shapes import analyse
 from cnncli.core.spec import parse_spec
+
+INPUTS = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+CASES = [(name, data) for name in ARCHITECTURES for data in INPUTS]
+
+# Every layer kind and option the grammar has, nested blocks and batch norm in both forms included.
+KITCHEN_SINK = (
+    "[conv(8, 3, padding=same, mode=reflect) bn lrelu(0.2)]x2 "
+    "conv(16, 3, stride=2, padding=1, groups=2, bias=false, mode=circular) gelu maxpool(2, ceil=true) "
+    "[conv(16, 3, d=2, padding=2, mode=replicate) [avgpool(2) bn]] conv(16, 1, padding=valid) tanh "
+    "dropout(0.1) gap bn fc(32) sigmoid fc(classes, bias=false)"
+)
+FLAT = "conv(4, 3) relu flatten bn dropout fc(20) relu fc(classes)"
+
+
+def built(name: str, data: str) -> ConvNet:
+    """A built-in architecture on a data set's input; the test is skipped where the arithmetic fails."""
+    arch = ARCHITECTURES[name]
+    try:
+        analyse(arch.layers, INPUTS[data], 10)
+    except ShapeError:
+        pytest.skip(f"{name} does not fit {data}'s input")
+    return build_model(arch.layers, INPUTS[data], 10, arch.spec)
+
+
+def forward(model: nn.Module, shape: tuple[int, ...], batch: int = 2) -> torch.Tensor:
+    """The model's output on a random batch, in eval mode (dropout off, batch norm on its statistics)."""
+    model.eval()
+    with torch.no_grad():
+        return model(torch.randn(batch, *shape))
+
 
 # batch norm in 2-D and 1-D, nested blocks, every padding mode: buffers and odd shapes get saved too
 WITH_BATCHNORM = (
