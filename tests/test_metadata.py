@@ -23,6 +23,11 @@ def test_toml_round_trip_is_exact():
     assert table["training"]["optimizer"]["betas"] == [0.9, 0.999]
 
 
+def test_empty_training_and_metrics_round_trip():
+    metadata = replace(metadata_for(), training={}, metrics={})
+    assert ModelMetadata.from_toml(metadata.to_toml()) == metadata
+
+
 def test_a_spec_without_a_builtin_name_round_trips():
     metadata = metadata_for("conv(8, 3) relu fc(classes)", num_classes=3)
     assert "name" not in tomllib.loads(metadata.to_toml())["architecture"]

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from cnncli.core.architectures import ARCHITECTURES
 from cnncli.core.atomic import TEMP_PREFIX
-from cnncli.core.errors import BadInput, NotFound, UsageError
+from cnncli.core.errors import BadInput, DeviceUnavailable, NotFound, UsageError
 from cnncli.core.metadata import ArchitectureInfo, ModelMetadata
 from cnncli.core.nn.build import build_model
 from cnncli.core.nn.modelfile import load_model, read_model_header, save_model
@@ -275,3 +275,24 @@ def test_the_weights_do_not_matter_to_the_header(tmp_path):
     b = save_model(tmp_path / "b.safetensors", random_model(metadata, seed=2), metadata)
     assert read_header(a)[0] == read_header(b)[0]
     assert read_model_header(a).metadata == read_model_header(b).metadata == ModelMetadata.from_toml(metadata.to_toml())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_an_unavailable_device_is_a_device_error(tmp_path):
+    metadata = metadata_for("tiny")
+    path = save_model(tmp_path / "m.safetensors", random_model(metadata), metadata)
+    with pytest.raises(DeviceUnavailable, match="CUDA is not available"):
+        load_model(path, device="cuda")
+    with pytest.raises(UsageError, match="unknown device 'gpu0'"):
+        load_model(path, device="gpu0")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_loading_onto_the_gpu_keeps_every_bit(tmp_path):
+    metadata = metadata_for(WITH_BATCHNORM, (3, 32, 32))
+    original = random_model(metadata)
+    path = save_model(tmp_path / "m.safetensors", original, metadata)
+    loaded = load_model(path, device="cuda")
+    assert all(t.device.type == "cuda" for t in loaded.model.state_dict().values())
+    for name, tensor in original.state_dict().items():
+        assert torch.equal(tensor, loaded.model.state_dict()[name].cpu()), name
