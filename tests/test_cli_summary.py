@@ -68,6 +68,13 @@ def test_a_spec_with_input_classes_and_depth(cli):
     assert "block3.block1.bn1" not in run.stderr
 
 
+def test_a_spec_longer_than_any_file_name(cli):
+    spec = " ".join(["conv(8, 3, padding=same) relu"] * 12) + " fc(classes)"
+    run = cli("summary", spec, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["source"] == "spec"
+
+
 def test_a_model_file_from_its_header(cli, model_file):
     run = cli("summary", str(model_file))
     assert run.exit_code == 0, run.stderr

@@ -141,7 +141,12 @@ class SummaryResult:
 
 def is_model_file(text: str) -> bool:
     """A path rather than an architecture: it ends in .safetensors or names something on disk."""
-    return text.strip().endswith(SUFFIX) or Path(text).exists()
+    if text.strip().endswith(SUFFIX):
+        return True
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):  # a long spec is too long a file name; a NUL byte cannot be one
+        return False
 
 
 def summarise_model(request: SummaryRequest) -> SummaryResult:

@@ -68,7 +68,7 @@ def build_from_metadata(metadata: ModelMetadata) -> ConvNet:
 def _state(model: nn.Module) -> dict[str, torch.Tensor]:
     """Parameters and buffers (batch-norm running statistics too), detached, contiguous, on the CPU.
 
-    safetensors refuses tensors that share memory, so each is cloned unless it already owns its bytes.
+    Each is cloned: safetensors refuses tensors that share memory, and a copy cannot change under it.
     """
     return {name: tensor.detach().to("cpu").contiguous().clone() for name, tensor in model.state_dict().items()}
 
@@ -122,8 +122,10 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> LoadedModel
     header = read_model_header(path)  # validates the header and the metadata, in pure Python
     model = build_from_metadata(header.metadata)
     # the module itself is the reference: what it holds is what the file must hold
+    parameters = dict(model.named_parameters())
     expected = {
-        name: TensorSpec(name, tuple(t.shape), _DTYPE_NAMES[t.dtype], False) for name, t in model.state_dict().items()
+        name: TensorSpec(name, tuple(t.shape), _DTYPE_NAMES[t.dtype], name in parameters)
+        for name, t in model.state_dict().items()
     }
     match_tensors(header.path, {n: (e.shape, e.dtype) for n, e in header.tensors.items()}, expected)
     try:
