@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 import platform
-import sys
+import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from typing import Any
 
@@ -30,11 +30,6 @@ from cnncli import __version__
 from cnncli.core.errors import BadInput, ShapeError, SpecError
 from cnncli.core.shapes import ChainReport, analyse
 from cnncli.core.spec import Layer, parse_spec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 FORMAT_VERSION = 1  # bump when a reader of the old format could misread the new one
 
@@ -168,7 +163,7 @@ class ModelMetadata:
     training: Table = field(default_factory=dict)  # the training configuration
     metrics: Table = field(default_factory=dict)  # the final metrics
     versions: Versions = field(default_factory=Versions.current)
-    created: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(microsecond=0))
+    created: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     format_version: int = FORMAT_VERSION
 
     @property
