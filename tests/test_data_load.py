@@ -165,4 +165,4 @@ def test_kmnist_pins_the_published_gz_files(serve, tmp_path, monkeypatch):
         (raw / pin.raw_name).write_bytes(gzip.decompress((www / pin.name).read_bytes()))
     outcome = acquire_dataset(CATALOG["kmnist"], AcquireRequest(tmp_path / "other", source=raw))
     assert [f.action for f in outcome.files] == ["failed"] * 4
-    assert outcome.files[0].error == f"train-images-idx3-ubyte.gz is not in {raw}"
+    assert outcome.files[0].error == f"not in {raw} (as train-images-idx3-ubyte.gz)"

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cnncli import __version__
-from cnncli.cli import shapes
+from cnncli.cli import download, shapes
 from cnncli.core.errors import ExitCode
 
 app = typer.Typer(
@@ -44,6 +44,7 @@ def _root(
 
 
 app.command("shapes", no_args_is_help=True)(shapes.shapes)
+app.command("download", no_args_is_help=True)(download.download)
 
 
 def main(argv: list[str] | None = None, prog_name: str = "cnn") -> None:

@@ -17,6 +17,14 @@ def number(value: int | float) -> str:
     return f"{value:,}"
 
 
+def byte_size(count: int) -> str:
+    """11594722 -> '11.1 MiB'."""
+    for scale, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if count >= scale:
+            return f"{count / scale:.1f} {suffix}"
+    return f"{count} B"
+
+
 def table(
     env: Env, columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None, right: Iterable[int] = ()
 ) -> Table:

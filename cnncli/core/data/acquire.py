@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnncli.core.atomic import atomic_write_with
-from cnncli.core.data.content import verify
+from cnncli.core.data.content import digest_of, mismatch_detail
 from cnncli.core.data.fetch import Attempt, FetchPolicy, fetch
 from cnncli.core.data.store import dataset_folder, file_state, locate, record_verified
 from cnncli.core.datasets import DataFile, DatasetSpec, dataset_spec, resolve_mirrors
@@ -84,11 +84,14 @@ def _import(spec: DatasetSpec, pin: DataFile, source: Path, folder: Path) -> Fil
     found = _find_in(source, spec, pin)
     if found is None:
         names = f"{pin.name} or {pin.raw_name}" if pin.pin_of == "content" else pin.name
-        return FileOutcome(pin.name, "failed", error=f"{names} is not in {source}")
+        return FileOutcome(pin.name, "failed", error=f"not in {source} (as {names})")
     try:
-        digest = verify(found, pin)
-    except IntegrityError as exc:
+        digest, size = digest_of(found, pin)
+    except IntegrityError as exc:  # not even a valid gzip stream
         return FileOutcome(pin.name, "failed", origin=str(found), error=exc.message, integrity=True)
+    if digest != pin.digest or (pin.size is not None and size != pin.size):
+        error = f"{found} does not verify: {mismatch_detail(pin, digest, size)}"
+        return FileOutcome(pin.name, "failed", origin=str(found), error=error, integrity=True)
     target = folder / found.name
     atomic_write_with(target, lambda temp: shutil.copyfile(found, temp))
     for twin in {pin.name, pin.raw_name} - {found.name}:  # the other form of the same data, now stale
@@ -100,7 +103,8 @@ def _import(spec: DatasetSpec, pin: DataFile, source: Path, folder: Path) -> Fil
 def _download(pin: DataFile, urls: Sequence[str], folder: Path, request: AcquireRequest, progress, task) -> FileOutcome:
     fetched = fetch(pin, urls, folder, request.policy, progress, task)
     if fetched.path is None:
-        return FileOutcome(pin.name, "failed", attempts=fetched.attempts, error=fetched.error)
+        error = f"every mirror failed (the last: {fetched.error})" if urls else "no mirror to try"
+        return FileOutcome(pin.name, "failed", attempts=fetched.attempts, error=error)
     for twin in {pin.raw_name} - {pin.name}:
         (folder / twin).unlink(missing_ok=True)
     record_verified(folder, fetched.path, fetched.digest)
@@ -160,7 +164,9 @@ def failure(outcomes: Sequence[DatasetOutcome], request: AcquireRequest, where: 
         details.append(f"{dataset}/{outcome.name}: {outcome.error}")
         details += [f"  tried {a.url}: {a.error}" for a in outcome.attempts if a.error]
     names = " ".join(sorted({dataset for dataset, _ in failed}))
-    message = f"{name}/{first.name}: {first.error}" if len(failed) == 1 else f"{len(failed)} files failed"
+    message = f"{name}/{first.name}: {first.error}" + (
+        f" (and {len(failed) - 1} more files)" if len(failed) > 1 else ""
+    )
     if request.source is not None:
         hint = f"{request.source} must hold the published files (gzipped or raw IDX, or the CIFAR tarball)"
         error_type = IntegrityError if all(f.integrity for _, f in failed) else NotFound

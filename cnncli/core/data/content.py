@@ -29,18 +29,21 @@ def _short(digest: str) -> str:
     return f"{algorithm}:{hexdigest[:16]}…" if len(hexdigest) > 16 else digest
 
 
-def mismatch(path: Path, pin: DataFile, found: str, size: int | None = None) -> IntegrityError:
-    """The error for bytes that are not the pinned ones: the file, the expected and the found digest."""
-    name = path.name.removesuffix(".part")
+def mismatch_detail(pin: DataFile, found: str, size: int | None = None) -> str:
+    """'expected sha256:..., found sha256:...', with the sizes when they differ."""
+    detail = f"expected {pin.digest}, found {found}"
     if pin.size is not None and size is not None and size != pin.size:
         unpacked = " decompressed" if pin.pin_of == "content" else ""
-        detail = f"it holds {size:,} bytes{unpacked}, expected {pin.size:,}"
-    else:
-        detail = f"expected {pin.digest}, found {found}"
+        detail += f" ({size:,} bytes{unpacked}, expected {pin.size:,})"
+    return detail
+
+
+def mismatch(path: Path, pin: DataFile, found: str, size: int | None = None) -> IntegrityError:
+    """The error for bytes that are not the pinned ones: the file, the expected and the found digest."""
     return IntegrityError(
-        f"{name} does not verify: {detail}",
+        f"{path.name.removesuffix('.part')} does not verify: {mismatch_detail(pin, found, size)}",
         "the file is damaged or is not the published one; delete it and download it again",
-        (f"file: {path}", f"expected: {pin.digest}", f"found:    {found}"),
+        (f"file: {path}",),
     )
 
 
