@@ -171,7 +171,8 @@ class RichReporter(AbstractContextManager):
         self.progress.update(task, **options)  # type: ignore[arg-type]
 
     def finish(self, task: int, status: str = "", ok: bool = True) -> None:
-        state = self.progress.tasks[task] if task < len(self.progress.tasks) else None
+        # by id, not by position: the list shrinks as earlier tasks finish
+        state = next((t for t in self.progress.tasks if t.id == task), None)
         if state is None:
             return
         self.progress.remove_task(task)
