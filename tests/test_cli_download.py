@@ -151,6 +151,7 @@ def test_mnist_sample_is_already_here(cli):
         (["download", "--list", "mnist"], ExitCode.USAGE, "takes no names"),
         (["download", "mnist", "--from", "/no/such/folder"], ExitCode.NOT_FOUND, "no folder /no/such/folder"),
         (["download", "-q"], ExitCode.USAGE, "name the datasets to download"),
+        (["download", "mnist", "--from", ".", "--mirror", "http://x/"], ExitCode.USAGE, "give one of the two"),
     ],
 )
 def test_usage_and_lookup_errors(cli, args, code, text):

@@ -93,6 +93,8 @@ def download(
     for name in names:
         if folder_path(name) is not None:
             raise UsageError(f"{name} is a folder of your own images: there is nothing to download")
+    if source is not None and mirrors:
+        raise UsageError("--from imports the files you have; --mirror downloads them: give one of the two")
     if source is not None and not source.is_dir():
         raise NotFound(f"no folder {source}", "--from takes the folder that holds the files")
     _download(env, where, names, tuple(mirrors or ()), source, timeout, retries)

@@ -154,16 +154,17 @@ class _Transfer:
             raise _MirrorFailed(str(exc.reason), True) from exc
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise _MirrorFailed(f"cannot connect: {reason}", False) from exc
+            # a certificate that does not verify will not verify on a retry either
+            raise _MirrorFailed(f"cannot connect: {reason}", isinstance(reason, ssl.SSLError)) from exc
 
     def _check_resume(self, response, offset: int, say: Callable[[str], None]) -> int:
         """The offset the body starts at: ours when the server honoured Range, else 0 (start over)."""
         if not offset:
             return 0
         if response.status == 206 and _content_range_start(response.headers.get("Content-Range")) == offset:
-            say(f"resuming at {offset:,} bytes")
+            say(f"{self.url}: resuming at {offset:,} bytes")
             return offset
-        say("the server sent the whole file instead of the rest: starting over")
+        say(f"{self.url}: the server sent the whole file instead of the rest: starting over")
         return 0
 
     def _copy(self, response, offset: int, total: int | None, on_bytes: Callable[[int, int | None], None]) -> int:
@@ -174,15 +175,16 @@ class _Transfer:
         except OSError as exc:
             raise write_error(self.part, exc) from exc
         with out:
-            while chunk := self._read(response, received):
+            while received <= self.limit and (chunk := self._read(response, received)):
                 try:
                     out.write(chunk)
                 except OSError as exc:
                     raise write_error(self.part, exc) from exc
                 received += len(chunk)
-                if received > self.limit:
-                    raise _MirrorFailed(f"the body runs past {self.limit:,} bytes", True)
                 on_bytes(received, total)
+        if received > self.limit:
+            self.part.unlink(missing_ok=True)
+            raise _MirrorFailed(f"the body runs past {self.limit:,} bytes", True)
         return received
 
     def _read(self, response, received: int) -> bytes:
@@ -213,7 +215,10 @@ def fetch(
 ) -> Fetched:
     """Fetch `pin` from the first of `urls` that delivers verified bytes, else report every attempt."""
     part, note = _part_paths(folder, pin)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(folder, exc) from exc
     attempts: list[Attempt] = []
 
     def on_bytes(completed: int, total: int | None) -> None:

@@ -87,7 +87,7 @@ def load_split(
         return _split_of(spec, split, *_read_split(spec, split, dataset_folder(spec, where.path)))
     cache = where.path / spec.name / f"{split}.safetensors"
     prepared = load_prepared(cache, spec.checksum)
-    if prepared is not None:
+    if prepared is not None and prepared[0].shape[1:] == (spec.channels, spec.height, spec.width):
         return _split_of(spec, split, prepared[0], prepared[1])
     _ensure_present(spec, split, where, download and not offline, offline, mirrors, progress)
     images, labels = _read_split(spec, split, dataset_folder(spec, where.path))
