@@ -9,6 +9,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnncli.core.data.idx import cifar_split, idx_pair, parse_idx
 from cnncli.core.errors import BadInput
@@ -85,3 +87,14 @@ def test_cifar_refuses_the_python_version_and_broken_records():
         cifar_split(_tar({"cifar-10-batches-bin/test_batch.bin": bytes(3072)}), "test", "x")
     with pytest.raises(BadInput, match="not a readable tar archive"):
         cifar_split(b"not a tar at all" * 100, "test", "x")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=64), st.integers(1, 3))
+def test_any_bytes_parse_or_are_bad_input(data, ndim):
+    """Whatever a file holds, the parser returns an array its header fully accounts for, or BadInput."""
+    try:
+        array = parse_idx(data, "fuzz", ndim)
+    except BadInput:
+        return
+    assert array.ndim == ndim and array.size == len(data) - 4 - 4 * ndim
