@@ -64,3 +64,34 @@ def cnn_subprocess(
 @pytest.fixture
 def cnn():
     return cnn_subprocess
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path_factory, monkeypatch):
+    """No test touches the user's dataset cache or follows a mirror set in the environment."""
+    monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path_factory.mktemp("data-dir")))
+    monkeypatch.delenv("CNN_MIRRORS", raising=False)
+
+
+@pytest.fixture
+def serve():
+    """serve(folder) starts a real HTTP server on 127.0.0.1 for `folder` (see tests/servers.py)."""
+    from tests.servers import DataServer
+
+    servers = []
+
+    def start(root: Path, **options: Any) -> DataServer:
+        servers.append(DataServer(root, **options))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def shared_server(serve):
+    """The real MNIST and Fashion-MNIST files of shared/datasets, served on 127.0.0.1."""
+    if not (SHARED_DATASETS / "mnist").is_dir():
+        pytest.skip(f"{SHARED_DATASETS} is not on this machine")
+    return serve(SHARED_DATASETS)

@@ -41,6 +41,8 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
         ("cnn sh", 1, "shapes"),
         ("cnn shapes --ker", 2, "--kernel"),
         ("cnn shapes --pool ", 3, "max"),
+        ("cnn dow", 1, "download"),
+        ("cnn download fa", 2, "fashion-mnist"),
     ],
 )
 def test_bash_completes(words, cword, expected):

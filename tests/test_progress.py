@@ -54,6 +54,19 @@ def test_rich_reporter_draws_on_stderr():
     assert "train-images.gz: verified" in text and "warning: mirror 1 failed" in text
 
 
+def test_rich_reporter_finishes_the_right_task_when_several_run():
+    stream = io.StringIO()
+    with RichReporter(Env(stderr=stream, stderr_isatty=True)) as reporter:
+        first, second = reporter.start("a.gz", 10, "B"), reporter.start("b.gz", 10, "B")
+        reporter.finish(first, "one")
+        third = reporter.start("c.gz", 10, "B")
+        reporter.finish(second, "two")
+        reporter.finish(third, "three")
+        assert reporter.progress.tasks == []
+    text = stream.getvalue()
+    assert "a.gz: one" in text and "b.gz: two" in text and "c.gz: three" in text
+
+
 def test_recording_reporter_keeps_everything():
     reporter = RecordingReporter()
     task = reporter.start("x", total=3)

@@ -50,6 +50,9 @@ def test_importing_the_cli_imports_no_torch():
         ["shapes", "--input", "28", "--kernel", "5", "--padding", "2"],
         ["shapes", "tutorial", "--json"],
         ["shapes", "--help"],
+        ["download", "--help"],
+        ["download", "--list", "--json"],
+        ["download", "mnist-sample"],
     ],
 )
 def test_commands_that_must_start_in_a_blink(args):
@@ -66,7 +69,7 @@ def test_ruff_bans_heavy_imports_at_module_level():
     ruff = Path(sys.executable).with_name("ruff")
     command = [str(ruff)] if ruff.exists() else [sys.executable, "-m", "ruff"]
     done = subprocess.run(
-        [*command, "check", "--quiet", "cnncli", "tests", "benchmarks", "completions"],
+        [*command, "check", "--quiet", "cnncli", "tests", "benchmarks", "completions", "scripts"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -14,6 +14,7 @@ from typing import Any
 
 from cnncli.cli.env import Env
 from cnncli.core.progress import NullReporter
+from cnncli.core.units import byte_size
 
 
 def format_fields(fields: dict[str, Any]) -> str:
@@ -29,10 +30,7 @@ def format_fields(fields: dict[str, Any]) -> str:
 
 def _amount(value: float, unit: str) -> str:
     if unit == "B":
-        for scale, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-            if value >= scale:
-                return f"{value / scale:.1f} {suffix}"
-        return f"{int(value)} B"
+        return byte_size(value)
     return f"{int(value):,}{' ' + unit if unit else ''}"
 
 
@@ -171,7 +169,8 @@ class RichReporter(AbstractContextManager):
         self.progress.update(task, **options)  # type: ignore[arg-type]
 
     def finish(self, task: int, status: str = "", ok: bool = True) -> None:
-        state = self.progress.tasks[task] if task < len(self.progress.tasks) else None
+        # by id, not by position: the list shrinks as earlier tasks finish
+        state = next((t for t in self.progress.tasks if t.id == task), None)
         if state is None:
             return
         self.progress.remove_task(task)

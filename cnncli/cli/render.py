@@ -17,17 +17,6 @@ def number(value: int | float) -> str:
     return f"{value:,}"
 
 
-def bytes_text(count: int) -> str:
-    """A size in decimal units, as torchinfo gives them: 3136 -> '3.1 KB', 12796424 -> '12.80 MB'."""
-    if count < 1000:
-        return f"{count} B"
-    if count < 1_000_000:
-        return f"{count / 1e3:.1f} KB"
-    if count < 1_000_000_000:
-        return f"{count / 1e6:.2f} MB"
-    return f"{count / 1e9:.2f} GB"
-
-
 def table(
     env: Env, columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None, right: Iterable[int] = ()
 ) -> Table:

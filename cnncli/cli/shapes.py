@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -26,7 +26,7 @@ from cnncli.core.shapes_query import (
 from cnncli.core.spec import format_layer
 
 
-class PoolKind(str, Enum):
+class PoolKind(StrEnum):
     max = "max"
     avg = "avg"
 

@@ -12,10 +12,11 @@ import typer
 
 from cnncli.cli.common import command
 from cnncli.cli.env import Env
-from cnncli.cli.render import bytes_text, number, shape_path, table
+from cnncli.cli.render import number, shape_path, table
 from cnncli.core.shapes import format_shape
 from cnncli.core.shapes_query import parse_input_shape
 from cnncli.core.summary import ACTIVATION_DTYPE, ModelSummary, SummaryRequest, SummaryResult, summarise_model
+from cnncli.core.units import byte_size
 
 
 @command
@@ -150,7 +151,7 @@ def _layer_table(env: Env, summary: ModelSummary) -> Any:
         macs = number(row.macs) if row.macs else ""
         rows.append(
             [label, row.module_type, format_shape(row.output_shape), number(row.params), share, macs,
-             bytes_text(row.activation_bytes), rf]
+             byte_size(row.activation_bytes, decimal=True), rf]
         )  # fmt: skip
     columns = ["layer", "type", "output", "params", "share", "MACs", "activations", "receptive field"]
     return table(env, columns, rows, right=(3, 4, 5, 6))
@@ -161,7 +162,7 @@ def _render_totals(env: Env, summary: ModelSummary) -> None:
     env.say(f"trainable parameters: {number(totals.trainable_params)}", style="bold")
     env.say(
         f"frozen (saved, not trained: batch-norm running statistics): {number(totals.frozen_params)}; "
-        f"parameter size: {bytes_text(totals.param_bytes)}"
+        f"parameter size: {byte_size(totals.param_bytes, decimal=True)}"
     )
     env.say(
         f"per image: {number(totals.macs)} multiply-adds ({_scaled(totals.macs)}), "
@@ -169,8 +170,9 @@ def _render_totals(env: Env, summary: ModelSummary) -> None:
     )
     batch = "one image" if summary.batch_size == 1 else f"a batch of {summary.batch_size}"
     env.say(
-        f"activation memory for {batch} ({ACTIVATION_DTYPE}): {bytes_text(totals.activation_bytes)} of layer "
-        f"outputs, {bytes_text(totals.input_bytes)} of input"
+        f"activation memory for {batch} ({ACTIVATION_DTYPE}): "
+        f"{byte_size(totals.activation_bytes, decimal=True)} of layer outputs, "
+        f"{byte_size(totals.input_bytes, decimal=True)} of input"
     )
 
 
@@ -186,7 +188,7 @@ def _render_file(env: Env, result: SummaryResult) -> None:
     assert header is not None
     meta = header.metadata
     arch = meta.architecture
-    env.say(f"model file: {header.path} ({bytes_text(header.file_bytes)})", style="bold")
+    env.say(f"model file: {header.path} ({byte_size(header.file_bytes, decimal=True)})", style="bold")
     env.say(f"architecture: {arch.name + ': ' if arch.name else ''}{arch.spec}")
     shown = ", ".join(meta.classes[:10]) + (", ..." if meta.num_classes > 10 else "")
     env.say(f"input: {format_shape(meta.input_shape)}; classes: {meta.num_classes} ({shown})")

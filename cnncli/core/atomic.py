@@ -33,7 +33,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_error(path: Path, exc: OSError) -> FileWriteError:
+def write_error(path: Path, exc: OSError) -> FileWriteError:
     reason = {
         errno.ENOSPC: "the disk is full",
         errno.EACCES: "permission denied",
@@ -51,7 +51,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=target.parent)
     except OSError as exc:
-        raise _write_error(target, exc) from exc
+        raise write_error(target, exc) from exc
     temp = Path(temp_name)
     try:
         with os.fdopen(fd, mode) as handle:
@@ -63,7 +63,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
         with contextlib.suppress(OSError):
             temp.unlink()
         if isinstance(exc, OSError):
-            raise _write_error(target, exc) from exc
+            raise write_error(target, exc) from exc
         raise
     _fsync_dir(target.parent)
 
@@ -86,7 +86,7 @@ def atomic_write_with(path: str | os.PathLike[str], write: Callable[[Path], None
         fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=target.parent)
         os.close(fd)
     except OSError as exc:
-        raise _write_error(target, exc) from exc
+        raise write_error(target, exc) from exc
     temp = Path(temp_name)
     try:
         write(temp)
@@ -97,6 +97,22 @@ def atomic_write_with(path: str | os.PathLike[str], write: Callable[[Path], None
         with contextlib.suppress(OSError):
             temp.unlink()
         if isinstance(exc, OSError):
-            raise _write_error(target, exc) from exc
+            raise write_error(target, exc) from exc
         raise
+    _fsync_dir(target.parent)
+
+
+def publish(temp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Make a finished temporary file the target (a download, once verified): fsync, rename, fsync the folder.
+
+    For writers that must build their temporary file in several sittings (a resumable download), so
+    cannot use atomic_open; the rename is the same atomic step.
+    """
+    temp, target = Path(temp), Path(path)
+    try:
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except OSError as exc:
+        raise write_error(target, exc) from exc
     _fsync_dir(target.parent)

@@ -49,6 +49,9 @@ class NullReporter:
         pass
 
 
+NULL_REPORTER = NullReporter()  # the default `progress=` of core functions (one shared instance: it holds no state)
+
+
 @dataclass
 class RecordedTask:
     description: str

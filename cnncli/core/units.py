@@ -1,0 +1,16 @@
+"""Sizes for people: bytes in KiB/MiB (or KB/MB as torchinfo prints them)."""
+
+from __future__ import annotations
+
+
+def byte_size(count: float, decimal: bool = False) -> str:
+    """11594722 -> '11.1 MiB'; decimal=True as torchinfo gives sizes: 12796424 -> '12.80 MB'."""
+    if decimal:
+        for scale, suffix, digits in ((1e9, "GB", 2), (1e6, "MB", 2), (1e3, "KB", 1)):
+            if count >= scale:
+                return f"{count / scale:.{digits}f} {suffix}"
+    else:
+        for scale, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+            if count >= scale:
+                return f"{count / scale:.1f} {suffix}"
+    return f"{int(count)} B"
