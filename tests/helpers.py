@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def metadata_for(
         training={"epochs": 6, "lr": 0.001, "batch_size": 100, "optimizer": {"name": "adam", "betas": [0.9, 0.999]}},
         metrics={"test_accuracy": 0.9903, "test_loss": 0.031},
         versions=Versions("0.1.0", "2.14.1", "3.11.7"),
-        created=datetime(2026, 5, 9, 7, 35, 25, tzinfo=timezone.utc),
+        created=datetime(2026, 5, 9, 7, 35, 25, tzinfo=UTC),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cnncli import __version__
-from cnncli.cli import download, shapes, summary
+from cnncli.cli import download, shapes, summary, train
 from cnncli.core.errors import ExitCode
 
 app = typer.Typer(
@@ -43,9 +43,10 @@ def _root(
     """
 
 
-app.command("shapes", no_args_is_help=True)(shapes.shapes)
 app.command("download", no_args_is_help=True)(download.download)
+app.command("train")(train.train)
 app.command("summary", no_args_is_help=True)(summary.summary)
+app.command("shapes", no_args_is_help=True)(shapes.shapes)
 
 
 def main(argv: list[str] | None = None, prog_name: str = "cnn") -> None:

@@ -18,13 +18,18 @@ from cnncli.core.units import byte_size
 
 
 def format_fields(fields: dict[str, Any]) -> str:
-    """loss=0.1234, accuracy=0.98 -> 'loss 0.1234  accuracy 0.98'; floats to 4 significant digits."""
+    """loss=0.1234, accuracy=0.98, img_s=5000 -> 'loss 0.1234  accuracy 98.00%  5,000 img/s'."""
     parts = []
     for name, value in fields.items():
         if value is None:
             continue
-        text = f"{value:.4g}" if isinstance(value, float) else str(value)
-        parts.append(f"{name.replace('_', ' ')} {text}")
+        if name.endswith("accuracy") and isinstance(value, float):
+            parts.append(f"{name.replace('_', ' ')} {100 * value:.2f}%")
+        elif name == "img_s":
+            parts.append(f"{value:,.0f} img/s")
+        else:
+            text = f"{value:.4g}" if isinstance(value, float) else str(value)
+            parts.append(f"{name.replace('_', ' ')} {text}")
     return "  ".join(parts)
 
 
@@ -56,7 +61,8 @@ class _PlainTask:
 class PlainReporter(AbstractContextManager):
     """Plain lines for a pipe or a log file: throttled, one verdict per task."""
 
-    quiet_seconds = 2.0  # no progress line sooner than this after the previous one
+    quiet_seconds = 10.0  # a task is "long" once it has run this long without a line: only then a progress line
+    silent_units = frozenset({"epoch"})  # tasks whose children report for them (an epoch's own verdict line)
 
     def __init__(self, env: Env) -> None:
         self.env = env
@@ -81,7 +87,7 @@ class PlainReporter(AbstractContextManager):
         if total is not None:
             state.total = total
         state.fields.update(fields)
-        if not state.total:
+        if not state.total or state.unit in self.silent_units:
             return
         decile = int(10 * state.completed / state.total)
         now = time.monotonic()

@@ -30,6 +30,7 @@ def table(
         box=box.ROUNDED if env.stderr_isatty else box.ASCII,
         title_justify="left",
         header_style="bold" if env.color else None,
+        show_header=any(columns),  # a key-value table has no header
     )
     for index, name in enumerate(columns):
         result.add_column(name, justify="right" if index in aligned else "left", overflow="fold")

@@ -30,6 +30,22 @@ ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
         Architecture(
+            "base",
+            "conv(32, 3, padding=1, bias=false) bn relu maxpool(2) "
+            "conv(64, 3, padding=1, bias=false) bn relu maxpool(2) "
+            "conv(128, 3, padding=1, bias=false) bn relu maxpool(2) fc(classes)",
+            "the default: three conv-bn-relu-pool stages and one small fc; the best accuracy per second",
+            (1, 28, 28),
+        ),
+        Architecture(
+            "fast",
+            "conv(16, 3, padding=1, bias=false) bn relu maxpool(2) "
+            "conv(32, 3, padding=1, bias=false) bn relu maxpool(2) "
+            "conv(64, 3, padding=1, bias=false) bn relu maxpool(2) fc(classes)",
+            "base at half the width: a quarter of the work, for 99% on MNIST in seconds",
+            (1, 28, 28),
+        ),
+        Architecture(
             "tutorial",
             "conv(32, 5, padding=2) relu maxpool(2) conv(64, 5, padding=2) relu maxpool(2) dropout "
             "fc(1000) fc(classes)",

@@ -1,0 +1,113 @@
+"""Run folders and the `latest` pointer.
+
+    runs/
+      latest                 the name of the newest run (a one-line text file, replaced atomically)
+      base-mnist-1/
+        config.toml          the effective configuration
+        state.safetensors    the training state for --resume (+ state.toml for people)
+        best.safetensors     the model with the best selection accuracy (+ best.toml)
+        last.safetensors     the model after the last epoch (+ last.toml)
+        metrics.jsonl        one JSON object per epoch
+        curves.png           loss and accuracy per epoch (with the plot extra)
+
+A run folder is created with os.mkdir, so two runs never share one and nothing is silently
+overwritten. Pure Python: `cnn eval` and `cnn predict` resolve models through here before importing torch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from cnncli.core.atomic import atomic_write_text
+from cnncli.core.errors import FileWriteError, NotFound, UsageError
+
+LATEST = "latest"
+CONFIG = "config.toml"
+STATE = "state.safetensors"
+BEST = "best.safetensors"
+LAST = "last.safetensors"
+METRICS = "metrics.jsonl"
+CURVES = "curves.png"
+MODEL_SUFFIX = ".safetensors"
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:40]
+    return slug or "run"
+
+
+def default_name(model: str, dataset: str) -> str:
+    """base-mnist, or spec-mnist for a spec string, or base-digits for folder:path/to/digits."""
+    model_part = model if re.fullmatch(r"[A-Za-z0-9_-]+", model) else "spec"
+    dataset_part = Path(dataset.removeprefix("folder:")).name if dataset.startswith("folder:") else dataset
+    return f"{_slug(model_part)}-{_slug(dataset_part)}"
+
+
+def create_run_dir(out: str | Path, name: str, explicit: bool) -> Path:
+    """A new, empty run folder. An explicit name that exists is an error; a default name is numbered."""
+    root = Path(out)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileWriteError(f"cannot create the runs folder {root}: {exc.strerror}") from exc
+    candidates = [name] if explicit else [f"{name}-{n}" for n in range(1, 10000)]
+    for candidate in candidates:
+        folder = root / candidate
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise FileWriteError(f"cannot create the run folder {folder}: {exc.strerror}") from exc
+        return folder
+    raise UsageError(
+        f"the run folder {root / name} already exists",
+        f"continue it with: cnn train --resume {root / name}; or choose another --name",
+    )
+
+
+def set_latest(run_dir: Path) -> None:
+    atomic_write_text(run_dir.parent / LATEST, run_dir.name + "\n")
+
+
+def latest_run(out: str | Path = "runs") -> Path:
+    """The run folder that `runs/latest` names."""
+    pointer = Path(out) / LATEST
+    if not pointer.is_file():
+        raise NotFound(
+            f"no trained model yet: {pointer} does not exist",
+            "train one with: cnn train; or name a model file or run folder",
+        )
+    name = pointer.read_text(encoding="utf-8").strip()
+    run_dir = Path(out) / name
+    if not name or os.sep in name or not run_dir.is_dir():
+        raise NotFound(
+            f"{pointer} names {name!r}, which is not a run folder in {out}", "name a model file or run folder instead"
+        )
+    return run_dir
+
+
+def resolve_model_file(target: str | None, out: str | Path = "runs") -> Path:
+    """A model file from: nothing (the latest run's best), a run folder, or a .safetensors file."""
+    if target is None:
+        return _model_in(latest_run(out))
+    path = Path(target)
+    if path.is_dir():
+        return _model_in(path)
+    if path.is_file():
+        return path
+    if not path.suffix and Path(str(path) + MODEL_SUFFIX).is_file():
+        return Path(str(path) + MODEL_SUFFIX)
+    raise NotFound(f"no model file or run folder at {path}", "give a .safetensors file or a folder under runs/")
+
+
+def _model_in(run_dir: Path) -> Path:
+    for name in (BEST, LAST):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise NotFound(
+        f"{run_dir} holds no model ({BEST} or {LAST})",
+        "the run may have stopped before its first epoch ended; resume it with cnn train --resume",
+    )

@@ -1,0 +1,1 @@
+"""Training: the configuration, the loop, checkpoints, run folders and distributed data parallel."""

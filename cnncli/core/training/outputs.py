@@ -1,0 +1,95 @@
+"""What a run writes into its folder: models, the state, metrics.jsonl, config.toml and curves.png.
+
+Every file is written atomically. The training state holds the metrics history too, so metrics.jsonl is
+rewritten from it and can never disagree with the state a resume starts from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+import torch
+from torch import nn
+
+from cnncli.core import runs
+from cnncli.core.atomic import atomic_write_text, atomic_write_with
+from cnncli.core.datasets import DatasetInfo
+from cnncli.core.metadata import ArchitectureInfo, ModelMetadata, Preprocessing
+from cnncli.core.metadata import DatasetInfo as DatasetRecord
+from cnncli.core.nn.modelfile import save_model
+from cnncli.core.train_config import TrainConfig
+from cnncli.core.training.checkpoint import TrainingState, save_state
+
+
+@dataclass(frozen=True)
+class RunWriter:
+    """Writes one run's files; only the main process of a distributed run has one."""
+
+    run_dir: Path
+    config: TrainConfig
+    architecture: ArchitectureInfo
+    info: DatasetInfo
+
+    def write_config(self) -> None:
+        atomic_write_text(self.run_dir / runs.CONFIG, tomli_w.dumps(self.config.to_dict()))
+
+    def metadata(self, metrics: dict[str, Any]) -> ModelMetadata:
+        info = self.info
+        return ModelMetadata(
+            architecture=self.architecture,
+            input_shape=(info.channels, info.height, info.width),
+            classes=tuple(info.classes),
+            preprocessing=Preprocessing(
+                info.channels, (info.height, info.width), tuple(info.mean), tuple(info.std), info.prepare
+            ),
+            dataset=DatasetRecord(info.name, info.checksum),
+            training=self.config.to_dict(),
+            metrics={k: v for k, v in metrics.items() if v is not None},
+        )
+
+    def save_model(self, filename: str, model: nn.Module, metrics: dict[str, Any]) -> Path:
+        path = save_model(self.run_dir / filename, model, self.metadata(metrics))
+        runs.set_latest(self.run_dir)
+        return path
+
+    def save_state(self, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainingState) -> None:
+        save_state(self.run_dir / runs.STATE, model, optimizer, state)
+
+    def write_metrics(self, history: list[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(row) + "\n" for row in history)
+        atomic_write_text(self.run_dir / runs.METRICS, text)
+
+    def plot(self, history: list[dict[str, Any]]) -> bool:
+        """curves.png, when matplotlib (the plot extra) is installed; returns whether it was drawn."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return False
+        epochs = [row["epoch"] for row in history]
+        figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+        for split in ("train", "val", "test"):
+            if any(f"{split}_loss" in row for row in history):
+                loss_axes.plot(epochs, [row.get(f"{split}_loss") for row in history], marker="o", label=split)
+                accuracy_axes.plot(
+                    epochs,
+                    [100 * (row.get(f"{split}_accuracy") or float("nan")) for row in history],
+                    marker="o",
+                    label=split,
+                )
+        loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
+        accuracy_axes.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+        for axes in (loss_axes, accuracy_axes):
+            axes.grid(alpha=0.3)
+            axes.legend()
+        figure.suptitle(f"{self.run_dir.name}: {self.config.model} on {self.config.dataset}")
+        figure.tight_layout()
+        atomic_write_with(self.run_dir / runs.CURVES, lambda temp: figure.savefig(temp, format="png", dpi=100))
+        plt.close(figure)
+        return True

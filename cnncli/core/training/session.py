@@ -1,0 +1,250 @@
+"""`train()`: set up a run (or resume one), train it, and say how it went.
+
+    result = train(TrainRequest(config), progress=reporter, stop=StopFlag())
+
+The CLI builds the TrainConfig, installs signal handlers that set the StopFlag, and renders the
+TrainResult. Under torchrun every process calls this; rank 0 alone writes files and reports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnncli.core import runs
+from cnncli.core.errors import NotFound, UsageError
+from cnncli.core.metadata import ArchitectureInfo
+from cnncli.core.nn.build import build_model
+from cnncli.core.progress import NULL_REPORTER, Reporter
+from cnncli.core.shapes_query import resolve_model
+from cnncli.core.train_config import TrainConfig, read_config_file
+from cnncli.core.training import distributed
+from cnncli.core.training.checkpoint import TrainingState, load_state
+from cnncli.core.training.data import TrainData, load_train_data
+from cnncli.core.training.device import amp_dtype, resolve_device, set_threads
+from cnncli.core.training.distributed import World
+from cnncli.core.training.loop import StopFlag, Trainer
+from cnncli.core.training.outputs import RunWriter
+
+# what --resume may change: where and how long it runs, never what it computes
+RESUMABLE_OVERRIDES = frozenset(
+    {"device", "threads", "max_time", "max_steps", "checkpoint_minutes", "patience", "epochs", "offline", "data_dir"}
+)
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    config: TrainConfig
+    resume: Path | None = None  # a run folder to continue
+    overrides: dict[str, Any] = field(default_factory=dict)  # with resume: options given on the command line
+    explicit_name: bool = False  # --name was given: an existing folder is an error, not a new number
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    model_path: Path  # the best model
+    last_path: Path
+    config: TrainConfig
+    epochs_run: int
+    steps: int
+    stopped_because: str  # completed, patience, max_steps, max_time
+    train_seconds: float
+    images_per_second: float
+    final: dict[str, Any]  # the last evaluation: test (and val) loss and accuracy
+    best: dict[str, Any]  # the epoch with the best selection accuracy
+    device: str
+    amp: str | None
+    history: list[dict[str, Any]]
+
+
+def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
+    """The run's saved configuration, with the few options a resume may change."""
+    if not (run_dir / runs.CONFIG).is_file():
+        raise NotFound(f"{run_dir} is not a run folder: it has no {runs.CONFIG}", "give a folder under runs/")
+    refused = sorted(set(overrides) - RESUMABLE_OVERRIDES)
+    if refused:
+        raise UsageError(
+            f"--resume continues the run as it was configured; it cannot change {', '.join(refused)}",
+            "it may change: " + ", ".join(sorted(RESUMABLE_OVERRIDES)),
+        )
+    saved = TrainConfig().with_overrides(read_config_file(run_dir / runs.CONFIG))
+    # --max-steps and --max-time limit one invocation: a resume runs to the end unless given them again
+    return saved.with_overrides({"max_steps": 0, "max_time": 0.0, **overrides}).validate()
+
+
+def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """Weight decay on conv and linear weights only: decaying biases and batch-norm scales only hurts."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
+    if config.optimizer == "adam":
+        # Adam's weight decay is L2 in the gradient, as torch.optim.Adam does it
+        return torch.optim.Adam(groups, lr=config.lr, betas=(0.9, 0.99))
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99))
+
+
+def _device(config: TrainConfig, world: World) -> torch.device:
+    device = resolve_device(config.device)
+    if device.type == "cuda" and world.distributed and device.index is None:
+        device = torch.device("cuda", world.local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = not config.deterministic
+    return device
+
+
+def _setup_determinism(config: TrainConfig) -> None:
+    if config.deterministic:
+        import os
+
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+
+
+def _run_dir(request: TrainRequest, config: TrainConfig, world: World, device: torch.device) -> Path:
+    if request.resume is not None:
+        return request.resume
+    path = ""
+    if world.main:
+        name = config.name or runs.default_name(config.model, config.dataset)
+        path = str(runs.create_run_dir(config.out, name, request.explicit_name))
+    return Path(distributed.broadcast_text(path, world, device))
+
+
+def _build(config: TrainConfig, data: TrainData, device: torch.device) -> tuple[nn.Module, ArchitectureInfo]:
+    resolved = resolve_model(config.model)
+    info = data.info
+    torch.manual_seed(config.seed)  # the initial weights follow from the seed
+    model = build_model(resolved.layers, (info.channels, info.height, info.width), info.num_classes, resolved.spec)
+    model = model.to(device=device, memory_format=torch.channels_last)
+    return model, ArchitectureInfo(resolved.spec, resolved.name)
+
+
+def train(request: TrainRequest, progress: Reporter = NULL_REPORTER, stop: StopFlag | None = None) -> TrainResult:
+    """Train as configured (or continue a run); see the module docstring."""
+    world = distributed.world_from_env()
+    config = resumed_config(request.resume, request.overrides) if request.resume else request.config.validate()
+    device = _device(config, world)
+    set_threads(config.threads, _local_processes(world))
+    _setup_determinism(config)
+    amp = amp_dtype(device, config.amp)
+    distributed.init(world, device)
+    try:
+        return _train(
+            request, config, world, device, amp, progress if world.main else NULL_REPORTER, stop or StopFlag()
+        )
+    finally:
+        distributed.shutdown(world)
+
+
+def _local_processes(world: World) -> int:
+    import os
+
+    return int(os.environ.get("LOCAL_WORLD_SIZE", world.size))
+
+
+def _train(
+    request: TrainRequest,
+    config: TrainConfig,
+    world: World,
+    device: torch.device,
+    amp: torch.dtype | None,
+    progress: Reporter,
+    stop: StopFlag,
+) -> TrainResult:
+    run_dir = _run_dir(request, config, world, device)
+    data = load_train_data(config, device, world, progress)
+    model, architecture = _build(config, data, device)
+    optimizer = _optimizer(config, model)
+    state = TrainingState()
+    if request.resume is not None:
+        state = load_state(run_dir / runs.STATE, model, optimizer)
+    writer = RunWriter(run_dir, config, architecture, data.info) if world.main else None
+    if writer:
+        writer.write_config()
+        writer.write_metrics(state.history)  # the state's history is the truth after a crash
+    network = model
+    if config.compile:
+        network = torch.compile(network)  # type: ignore[assignment]
+    if world.distributed:
+        network = nn.parallel.DistributedDataParallel(
+            network, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    def checkpoint(current: TrainingState) -> None:
+        if writer:
+            writer.save_state(model, optimizer, current)
+
+    def end_of_epoch(current: TrainingState, row: dict[str, Any]) -> None:
+        if not writer:
+            return
+        metrics = {k: v for k, v in row.items() if k != "improved"}
+        writer.write_metrics(current.history)
+        writer.save_model(runs.LAST, model, metrics)
+        if row["improved"]:
+            writer.save_model(runs.BEST, model, metrics)
+        writer.save_state(model, optimizer, current)
+        writer.plot(current.history)
+
+    trainer = Trainer(
+        config, world, device, amp, network, optimizer, data, state, progress, stop, checkpoint, end_of_epoch
+    )
+    reason = trainer.run(run_hint=f"resume with: cnn train --resume {run_dir}")
+    final = state.history[-1] if state.history else {}
+    if reason in ("max_steps", "max_time") and state.step_in_epoch and world.main:
+        final = _final_scores(trainer, state)
+        if writer:
+            writer.save_model(runs.LAST, model, final)
+            if not (run_dir / runs.BEST).exists():
+                writer.save_model(runs.BEST, model, final)
+    return _result(run_dir, config, state, reason, final, device, amp)
+
+
+def _final_scores(trainer: Trainer, state: TrainingState) -> dict[str, Any]:
+    val, test = trainer.scores()
+    row: dict[str, Any] = {
+        "epoch": state.epoch + state.step_in_epoch / max(trainer.steps_per_epoch, 1),
+        "step": state.step,
+        "test_loss": test.loss,
+        "test_accuracy": test.accuracy,
+        "elapsed": state.elapsed,
+    }
+    if val:
+        row.update(val_loss=val.loss, val_accuracy=val.accuracy)
+    return row
+
+
+def _result(
+    run_dir: Path,
+    config: TrainConfig,
+    state: TrainingState,
+    reason: str,
+    final: dict[str, Any],
+    device: torch.device,
+    amp: torch.dtype | None,
+) -> TrainResult:
+    best = next((row for row in state.history if row["epoch"] == state.best_epoch), final)
+    return TrainResult(
+        run_dir=run_dir,
+        model_path=run_dir / runs.BEST,
+        last_path=run_dir / runs.LAST,
+        config=config,
+        epochs_run=state.epoch,
+        steps=state.step,
+        stopped_because=reason,
+        train_seconds=state.elapsed,
+        images_per_second=state.images / state.elapsed if state.elapsed > 0 else math.nan,
+        final=final,
+        best=best,
+        device=str(device),
+        amp=str(amp).removeprefix("torch.") if amp else None,
+        history=list(state.history),
+    )
