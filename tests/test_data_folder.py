@@ -72,7 +72,7 @@ def test_the_prepared_copy_is_used_until_a_file_changes(tmp_path):
     root = image_folder(tmp_path / "f", {"a": 3, "b": 3})
     progress = RecordingReporter()
     first = load_split(_name(root), "train", tmp_path / "data", test_fraction=0.3, progress=progress)
-    assert any("decoding 6 images" in text and "MiB" in text for _, text in progress.messages)
+    assert any("decoding 6 images" in text and "into memory (" in text for _, text in progress.messages)
     [prepared] = (tmp_path / "data" / "folders").iterdir()
     stamp = prepared.stat().st_mtime_ns
     again_progress = RecordingReporter()

@@ -28,8 +28,21 @@ def test_plain_lines_at_most_one_per_decile_and_a_verdict(monkeypatch):
     lines = stream.getvalue().splitlines()
     assert "\r" not in stream.getvalue()
     assert lines[-1] == "epoch 1/3: loss 0.1"
-    assert 1 <= len(lines) - 1 <= 9  # at most one line per 10%
-    assert lines[0].startswith("epoch 1/3: 10% (")
+    assert 1 <= len(lines) - 1 <= 5  # at most one line per 10%, and per 10 s of silence
+    assert lines[0].startswith("epoch 1/3: 20% (200 of 1,000 img)")  # the first after 10 s
+    assert "loss 0.5" in lines[0]
+
+
+def test_epoch_counters_leave_the_lines_to_their_epochs(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr("cnncli.cli.progress.time.monotonic", lambda: clock[0])
+    stream = io.StringIO()
+    reporter = PlainReporter(Env(stderr=stream))
+    task = reporter.start("epochs", total=10, unit="epoch")
+    for _ in range(10):
+        clock[0] += 60
+        reporter.update(task, advance=1)
+    assert stream.getvalue() == ""
 
 
 def test_a_short_task_prints_only_its_verdict():
