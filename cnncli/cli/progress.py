@@ -95,7 +95,7 @@ class PlainReporter(AbstractContextManager):
             state.last_decile, state.last_line = decile, now
             extra = format_fields(state.fields)
             self._line(
-                f"{state.description}: {decile * 10}% ({_amount(state.completed, state.unit)} of "
+                f"{state.description}: {decile * 10}% ({_amount(state.completed, 'B' if state.unit == 'B' else '')} of "
                 f"{_amount(state.total, state.unit)})" + (f"  {extra}" if extra else "")
             )
 
