@@ -24,6 +24,18 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing 
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More detail; tracebacks on errors.")]
 NoColorOption = Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR variable).")]
 
+# options that several commands declare alike
+InputSizeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        "-i",
+        help="Input size: W, HxW or CxHxW (default: the architecture's own, else 1x28x28).",
+        metavar="SIZE",
+        show_default=False,
+    ),
+]
+
 _COMMON: dict[str, Any] = {
     "json": JsonOption,
     "quiet": QuietOption,

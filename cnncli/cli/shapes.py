@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cnncli.cli.common import command
+from cnncli.cli.common import InputSizeOption, command
 from cnncli.cli.env import Env
 from cnncli.cli.render import notes_text, number, shape_path, table
 from cnncli.core.errors import UsageError
@@ -46,16 +46,7 @@ def shapes(
         str | None,
         typer.Option("--model", "-m", help="The same as the MODEL argument.", metavar="MODEL", show_default=False),
     ] = None,
-    input_size: Annotated[
-        str | None,
-        typer.Option(
-            "--input",
-            "-i",
-            help="Input size: W, HxW or CxHxW (default: the architecture's own, else 1x28x28).",
-            metavar="SIZE",
-            show_default=False,
-        ),
-    ] = None,
+    input_size: InputSizeOption = None,
     kernel: Annotated[
         str | None,
         typer.Option("--kernel", "-k", help="One layer: kernel size K or HxW.", metavar="K", show_default=False),

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cnncli.cli.common import command
+from cnncli.cli.common import InputSizeOption, command
 from cnncli.cli.env import Env
 from cnncli.cli.render import number, shape_path, table
 from cnncli.core.shapes import format_shape
@@ -30,16 +30,7 @@ def summary(
             show_default=False,
         ),
     ],
-    input_size: Annotated[
-        str | None,
-        typer.Option(
-            "--input",
-            "-i",
-            help="Input size: W, HxW or CxHxW (default: the architecture's own, else 1x28x28).",
-            metavar="SIZE",
-            show_default=False,
-        ),
-    ] = None,
+    input_size: InputSizeOption = None,
     classes: Annotated[
         int | None,
         typer.Option("--classes", min=1, metavar="N", help="What 'classes' in a spec stands for (default 10)."),

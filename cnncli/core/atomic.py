@@ -44,28 +44,34 @@ def write_error(path: Path, exc: OSError) -> FileWriteError:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file beside `path`; on a clean exit it replaces `path`, on an error it vanishes."""
-    target = Path(path)
+def _temp_beside(target: Path) -> Iterator[Path]:
+    """A temporary path in the target's folder, published over the target on a clean exit.
+
+    The caller writes the temporary file; on any error it is removed and the target is left as it was.
+    """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=target.parent)
+        os.close(fd)
     except OSError as exc:
         raise write_error(target, exc) from exc
     temp = Path(temp_name)
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
+        yield temp
+        publish(temp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
         if isinstance(exc, OSError):
             raise write_error(target, exc) from exc
         raise
-    _fsync_dir(target.parent)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file beside `path`; on a clean exit it replaces `path`, on an error it vanishes."""
+    with _temp_beside(Path(path)) as temp, open(temp, mode) as handle:
+        yield handle
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -80,26 +86,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def atomic_write_with(path: str | os.PathLike[str], write: Callable[[Path], None]) -> None:
     """For writers that want a path rather than a handle (safetensors' save_file): write(temp_path)."""
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=target.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise write_error(target, exc) from exc
-    temp = Path(temp_name)
-    try:
+    with _temp_beside(Path(path)) as temp:
         write(temp)
-        with open(temp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        if isinstance(exc, OSError):
-            raise write_error(target, exc) from exc
-        raise
-    _fsync_dir(target.parent)
 
 
 def publish(temp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
