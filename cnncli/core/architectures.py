@@ -46,6 +46,15 @@ ARCHITECTURES: dict[str, Architecture] = {
             (1, 28, 28),
         ),
         Architecture(
+            "cifar",
+            "conv(32, 3, padding=1, bias=false) bn relu "
+            "conv(64, 3, padding=1, bias=false) bn relu maxpool(2) "
+            "conv(128, 3, padding=1, bias=false) bn relu maxpool(2) "
+            "conv(256, 3, padding=1, bias=false) bn relu maxpool(2) gap fc(classes)",
+            "for 3-channel 32x32 photos (CIFAR-10): four conv-bn-relu stages, global average pooling",
+            (3, 32, 32),
+        ),
+        Architecture(
             "tutorial",
             "conv(32, 5, padding=2) relu maxpool(2) conv(64, 5, padding=2) relu maxpool(2) dropout "
             "fc(1000) fc(classes)",
