@@ -10,14 +10,21 @@ waits for the device until the whole split has been through.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import Subset
 
 from cnncli.core.data import load_split
@@ -27,7 +34,8 @@ from cnncli.core.errors import UsageError
 from cnncli.core.inference.metrics import ClassificationReport, classification_report
 from cnncli.core.inference.model import InferenceModel, check_fits, open_model
 from cnncli.core.progress import NULL_REPORTER, Reporter
-from cnncli.core.training.data import EVAL_BATCH, Source, StreamSource, TensorSource, stratified_holdout
+from cnncli.core.training.batches import Normaliser
+from cnncli.core.training.data import EVAL_BATCH, Batch, Source, StreamSource, TensorSource, stratified_holdout
 
 SPLITS = ("test", "train", "val")
 # On a CPU a batch whose activations stay in the caches runs about twice as fast as one of 1000 (the
@@ -164,25 +172,28 @@ class _Scores:
     confidence: torch.Tensor
 
 
-@torch.inference_mode()
 def _score(model: InferenceModel, source: Source, top_k: int, batch_size: int, progress: Reporter) -> _Scores:
+    """Every batch through the network. On a CPU several batches run at once, each on one core (one per
+    thread torch may use), rather than each op split across the cores: no core then waits at the end of
+    every op for the slowest, which on a machine shared with other work halves the speed."""
     normaliser = model.normaliser()
     task = progress.start("evaluating", total=len(source), unit="img")
-    loss = torch.zeros((), device=model.device, dtype=torch.float64)
-    hits = torch.zeros((), device=model.device, dtype=torch.int64)
-    truth, predicted, confidence = [], [], []
-    for images, labels in source.eval_batches(batch_size):
-        logits = model.network(normaliser(images)).float()
-        loss += F.cross_entropy(logits, labels, reduction="sum").double()
-        probabilities, classes = torch.softmax(logits, dim=1).topk(top_k, dim=1)
-        hits += (classes == labels[:, None]).any(dim=1).sum()
-        truth.append(labels)
-        predicted.append(classes[:, 0])
-        confidence.append(probabilities[:, 0])
-        progress.update(task, advance=len(labels))
+    threads = torch.get_num_threads()
+    lanes = threads if model.device.type == "cpu" else 1
+    parts = []
+    torch.set_num_threads(1 if lanes > 1 else threads)
+    try:
+        with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cnn-eval") as pool:
+            work = partial(_batch_scores, model.network, normaliser, top_k)
+            for part in in_order(pool, work, source.eval_batches(batch_size), window=2 * lanes):
+                parts.append(part)
+                progress.update(task, advance=len(part[2]))
+    finally:
+        torch.set_num_threads(threads)
+    loss, hits, truth, predicted, confidence = zip(*parts, strict=True)
     scores = _Scores(
-        loss.item() / len(source),
-        int(hits.item()),
+        float(torch.stack(loss).sum()) / len(source),
+        int(torch.stack(hits).sum()),
         torch.cat(truth).cpu(),
         torch.cat(predicted).cpu(),
         torch.cat(confidence).cpu(),
@@ -190,6 +201,30 @@ def _score(model: InferenceModel, source: Source, top_k: int, batch_size: int, p
     accuracy = float((scores.truth == scores.predicted).float().mean())
     progress.finish(task, f"{len(source):,} images, accuracy {100 * accuracy:.2f}%")
     return scores
+
+
+@torch.inference_mode()  # per thread: inference mode is thread-local, so it is entered here
+def _batch_scores(network: nn.Module, normaliser: Normaliser, top_k: int, batch: Batch) -> tuple:
+    """One batch's loss sum and top-k hits, and its labels, predictions and their confidences."""
+    images, labels = batch
+    logits = network(normaliser(images)).float()
+    loss = F.cross_entropy(logits, labels, reduction="sum").double()
+    probabilities, classes = torch.softmax(logits, dim=1).topk(top_k, dim=1)
+    hits = (classes == labels[:, None]).any(dim=1).sum()
+    return loss, hits, labels, classes[:, 0], probabilities[:, 0]
+
+
+def in_order(pool: ThreadPoolExecutor, work: Callable[[Any], Any], items: Iterable, window: int) -> Iterator:
+    """work(item) for each item, run in the pool at most `window` ahead, yielded in the items' order."""
+    pending: deque[Future] = deque()
+    upcoming = iter(items)
+    for item in itertools.islice(upcoming, window):
+        pending.append(pool.submit(work, item))
+    while pending:
+        result = pending.popleft().result()
+        for item in itertools.islice(upcoming, 1):
+            pending.append(pool.submit(work, item))
+        yield result
 
 
 def _confusion(truth: torch.Tensor, predicted: torch.Tensor, classes: int) -> list[list[int]]:
