@@ -53,7 +53,8 @@ def open_model(target: str | None, device: str = "auto", runs_dir: str | Path = 
 
 
 def _in_place_activations(network: nn.Module) -> nn.Module:
-    """ReLUs that overwrite their input rather than allocate an output: no gradients are kept here."""
+    """ReLUs that overwrite their input rather than allocate an output. Safe here: no gradients are
+    kept, and the network is a plain sequence, so no layer's input is read again after it."""
     for module in network.modules():
         if isinstance(module, (nn.ReLU, nn.LeakyReLU)):
             module.inplace = True
