@@ -170,3 +170,13 @@ def test_formats_outside_the_list_are_not_opened(tmp_path, photo):
 def test_a_file_that_vanished_or_cannot_be_read(tmp_path):
     with pytest.raises(ImageError, match="cannot read it"):
         read_picture(ImageSource("gone.png", path=Path(tmp_path / "gone.png")))
+
+
+def test_a_file_bigger_than_any_image_we_read_is_refused_unread(tmp_path, monkeypatch, photo):
+    from cnncli.core.inference import images
+
+    monkeypatch.setattr(images, "MAX_BYTES", 1024 * 1024)
+    path = tmp_path / "huge.png"
+    path.write_bytes(saved(photo, "PNG") + b"\0" * (2 * 1024 * 1024))
+    with pytest.raises(ImageError, match=r"2 MiB is more than an image we read \(1 MiB\)"):
+        read_picture(ImageSource(str(path), path=path))

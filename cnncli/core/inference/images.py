@@ -77,14 +77,15 @@ def read_picture(source: ImageSource, colour: bool = False) -> np.ndarray:
     """The image upright, transparency composited on its paper, as float32 in [0, 1]; ImageError otherwise."""
     try:
         size = source.size()
+        stream = source.stream() if 0 < size <= MAX_BYTES else None
     except OSError as error:
         raise ImageError(f"cannot read it: {error.strerror or error}") from None
     if size == 0:
         raise ImageError("empty file (0 bytes)")
-    if size > MAX_BYTES:
+    if stream is None:
         raise ImageError(f"{size / 2**20:,.0f} MiB is more than an image we read ({MAX_BYTES // 2**20} MiB)")
     try:
-        with source.stream() as stream, _open(stream) as image:
+        with stream, _open(stream) as image:
             picture, alpha = _decoded(image)
     except ImageError:
         raise
