@@ -95,3 +95,21 @@ def shared_server(serve):
     if not (SHARED_DATASETS / "mnist").is_dir():
         pytest.skip(f"{SHARED_DATASETS} is not on this machine")
     return serve(SHARED_DATASETS)
+
+
+@pytest.fixture(scope="session")
+def mnist_model(tmp_path_factory, worker_id):
+    """`fast` trained on MNIST for one epoch (about 99% on the test set), once for the whole session."""
+    from tests.models import shared_root, train_once
+
+    arguments = ["--model", "fast", "--epochs", "1", "--lr", "1.5e-2", "--no-augment"]
+    return train_once(shared_root(tmp_path_factory, worker_id), "mnist-fast", "mnist", arguments)
+
+
+@pytest.fixture(scope="session")
+def sample_model(tmp_path_factory, worker_id):
+    """`tiny` trained on the shipped mnist-sample in seconds, with a 10% validation split."""
+    from tests.models import shared_root, train_once
+
+    arguments = ["--model", "tiny", "--epochs", "3", "--batch-size", "100", "--val-split", "0.1", "--threads", "1"]
+    return train_once(shared_root(tmp_path_factory, worker_id), "sample-tiny", "mnist-sample", arguments)

@@ -53,6 +53,8 @@ def test_importing_the_cli_imports_no_torch():
         ["download", "--help"],
         ["download", "--list", "--json"],
         ["download", "mnist-sample"],
+        ["eval", "--help"],
+        ["predict", "--help"],
     ],
 )
 def test_commands_that_must_start_in_a_blink(args):

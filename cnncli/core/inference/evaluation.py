@@ -1,0 +1,254 @@
+"""`cnn eval`'s core: a model against a labelled split, with everything worth knowing about its mistakes.
+
+    result = evaluate_model(EvalRequest(model="runs/base-mnist-1", split="test", keep_wrong=25), progress)
+    result.accuracy, result.loss, result.top_k_accuracy, result.report (per class, confusion), result.wrong
+
+The split is one uint8 tensor on the device (a folder too big for memory streams through a DataLoader),
+batches are slices of it, normalised with the model's own mean and std, run in inference mode; nothing
+waits for the device until the whole split has been through.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Subset
+
+from cnncli.core.data import load_split
+from cnncli.core.data.split import Split
+from cnncli.core.datasets import DatasetInfo
+from cnncli.core.errors import UsageError
+from cnncli.core.inference.metrics import ClassificationReport, classification_report
+from cnncli.core.inference.model import InferenceModel, check_fits, open_model
+from cnncli.core.progress import NULL_REPORTER, Reporter
+from cnncli.core.training.batches import Normaliser
+from cnncli.core.training.data import EVAL_BATCH, Batch, Source, StreamSource, TensorSource, stratified_holdout
+
+SPLITS = ("test", "train", "val")
+# On a CPU a batch whose activations stay in the caches runs about twice as fast as one of 1000 (the
+# first conv's output for 128 MNIST images is 6 MB); accelerators want big batches.
+CPU_BATCH = 128
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    model: str | None = None  # a model file or run folder; None: the latest run's best model
+    dataset: str | None = None  # None: the one the model was trained on
+    split: str = "test"  # test, train, or val (the holdout `cnn train --val-split` made)
+    batch_size: int | None = None  # None: CPU_BATCH on a CPU, EVAL_BATCH on an accelerator
+    device: str = "auto"
+    data_dir: str | None = None
+    offline: bool = False
+    top_k: int = 5  # capped at the number of classes
+    keep_wrong: int = 0  # how many of the most confidently wrong images to return
+    runs_dir: str = "runs"
+
+    def validate(self) -> EvalRequest:
+        if self.split not in SPLITS:
+            raise UsageError(f"unknown split '{self.split}'", "the splits are test, train and val")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if self.top_k < 1:
+            raise UsageError(f"--top-k must be at least 1, not {self.top_k}")
+        if self.keep_wrong < 0:
+            raise UsageError(f"--errors-count must be at least 0, not {self.keep_wrong}")
+        return self
+
+
+@dataclass(frozen=True)
+class WrongImage:
+    index: int  # in the dataset split it came from (train, for val)
+    true: int
+    predicted: int
+    confidence: float  # the probability the model gave its wrong answer
+    pixels: np.ndarray  # uint8 C x H x W, as stored in the dataset
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    model_path: Path
+    model: InferenceModel
+    dataset: DatasetInfo
+    split: str
+    count: int
+    loss: float  # mean cross-entropy (no label smoothing)
+    accuracy: float
+    top_k: int
+    top_k_accuracy: float
+    report: ClassificationReport
+    wrong: tuple[WrongImage, ...]  # most confident first
+    predicted: torch.Tensor  # int64 on the CPU: each image's predicted class, in the split's order
+    seconds: float  # the pass over the split: normalising, the network, the scoring
+
+    @property
+    def images_per_second(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+
+def evaluate_model(request: EvalRequest, progress: Reporter = NULL_REPORTER) -> EvalResult:
+    request.validate()
+    model = open_model(request.model, request.device, request.runs_dir)
+    split, chosen = _load(request, model, progress)
+    check_fits(model, split.info)
+    source = _source(split, chosen, model.device)
+    if len(source) == 0:
+        raise UsageError(f"the {request.split} split of {split.info.name} holds no images")
+    top_k = min(request.top_k, len(model.classes))
+    started = time.perf_counter()
+    batch_size = request.batch_size or (CPU_BATCH if model.device.type == "cpu" else EVAL_BATCH)
+    scores = _score(model, source, top_k, batch_size, progress)
+    seconds = time.perf_counter() - started
+    matrix = _confusion(scores.truth, scores.predicted, len(model.classes))
+    report = classification_report(matrix, model.classes)
+    return EvalResult(
+        model_path=model.path,
+        model=model,
+        dataset=split.info,
+        split=request.split,
+        count=len(source),
+        loss=scores.loss,
+        accuracy=report.accuracy,
+        top_k=top_k,
+        top_k_accuracy=scores.top_k_hits / len(source),
+        report=report,
+        wrong=_most_confidently_wrong(scores, split, chosen, request.keep_wrong),
+        predicted=scores.predicted,
+        seconds=seconds,
+    )
+
+
+def _load(request: EvalRequest, model: InferenceModel, progress: Reporter) -> tuple[Split, torch.Tensor | None]:
+    """The split, and for val the indices of the training split that `cnn train --val-split` held out."""
+    training = model.metadata.training
+    seed = int(training.get("seed", 0))
+    fraction = float(training.get("val_split", 0.0) or 0.0)
+    if request.split == "val" and fraction <= 0:
+        raise UsageError(
+            f"{model.path} was trained without a validation split, so --split val has no images",
+            "use --split test or --split train (cnn train --val-split FRACTION holds one out)",
+        )
+    split = load_split(
+        request.dataset or model.metadata.dataset.name,
+        "train" if request.split == "val" else request.split,
+        data_dir=request.data_dir,
+        download=not request.offline,
+        offline=request.offline,
+        progress=progress,
+        seed=seed,  # a folder without train/ and test/ is split the way its training run split it
+    )
+    if request.split != "val":
+        return split, None
+    return split, stratified_holdout(split.labels, fraction, seed)[1]
+
+
+def _source(split: Split, chosen: torch.Tensor | None, device: torch.device) -> Source:
+    labels = split.labels if chosen is None else split.labels[chosen]
+    if split.images is not None:
+        images = split.images if chosen is None else split.images[chosen]
+        return TensorSource(images.to(device), labels.to(device))
+    dataset = split.dataset() if chosen is None else Subset(split.dataset(), chosen.tolist())
+    return StreamSource(dataset, labels, device, workers=min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class _Scores:
+    loss: float
+    top_k_hits: int
+    truth: torch.Tensor  # on the CPU, one per image, in the source's order
+    predicted: torch.Tensor
+    confidence: torch.Tensor
+
+
+def _score(model: InferenceModel, source: Source, top_k: int, batch_size: int, progress: Reporter) -> _Scores:
+    """Every batch through the network. On a CPU several batches run at once, each on one core (one per
+    thread torch may use), rather than each op split across the cores: no core then waits at the end of
+    every op for the slowest, which on a machine shared with other work halves the speed."""
+    normaliser = model.normaliser()
+    task = progress.start("evaluating", total=len(source), unit="img")
+    threads = torch.get_num_threads()
+    lanes = threads if model.device.type == "cpu" else 1
+    parts = []
+    torch.set_num_threads(1 if lanes > 1 else threads)
+    try:
+        with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cnn-eval") as pool:
+            work = partial(_batch_scores, model.network, normaliser, top_k)
+            for part in in_order(pool, work, source.eval_batches(batch_size), window=2 * lanes):
+                parts.append(part)
+                progress.update(task, advance=len(part[2]))
+    finally:
+        torch.set_num_threads(threads)
+    loss, hits, truth, predicted, confidence = zip(*parts, strict=True)
+    scores = _Scores(
+        float(torch.stack(loss).sum()) / len(source),
+        int(torch.stack(hits).sum()),
+        torch.cat(truth).cpu(),
+        torch.cat(predicted).cpu(),
+        torch.cat(confidence).cpu(),
+    )
+    accuracy = float((scores.truth == scores.predicted).float().mean())
+    progress.finish(task, f"{len(source):,} images, accuracy {100 * accuracy:.2f}%")
+    return scores
+
+
+@torch.inference_mode()  # per thread: inference mode is thread-local, so it is entered here
+def _batch_scores(network: nn.Module, normaliser: Normaliser, top_k: int, batch: Batch) -> tuple:
+    """One batch's loss sum and top-k hits, and its labels, predictions and their confidences."""
+    images, labels = batch
+    logits = network(normaliser(images)).float()
+    loss = F.cross_entropy(logits, labels, reduction="sum").double()
+    probabilities, classes = torch.softmax(logits, dim=1).topk(top_k, dim=1)
+    hits = (classes == labels[:, None]).any(dim=1).sum()
+    return loss, hits, labels, classes[:, 0], probabilities[:, 0]
+
+
+def in_order(pool: ThreadPoolExecutor, work: Callable[[Any], Any], items: Iterable, window: int) -> Iterator:
+    """work(item) for each item, run in the pool at most `window` ahead, yielded in the items' order."""
+    pending: deque[Future] = deque()
+    upcoming = iter(items)
+    for item in itertools.islice(upcoming, window):
+        pending.append(pool.submit(work, item))
+    while pending:
+        result = pending.popleft().result()
+        for item in itertools.islice(upcoming, 1):
+            pending.append(pool.submit(work, item))
+        yield result
+
+
+def _confusion(truth: torch.Tensor, predicted: torch.Tensor, classes: int) -> list[list[int]]:
+    cells = torch.bincount(truth * classes + predicted, minlength=classes * classes)
+    return cells.view(classes, classes).tolist()
+
+
+def _most_confidently_wrong(scores: _Scores, split: Split, chosen: torch.Tensor | None, count: int) -> tuple:
+    if count == 0:
+        return ()
+    wrong = torch.nonzero(scores.truth != scores.predicted).flatten()
+    order = torch.argsort(scores.confidence[wrong], descending=True, stable=True)
+    picked = wrong[order][:count].tolist()
+    found = []
+    for position in picked:
+        index = int(chosen[position]) if chosen is not None else position
+        pixels = split.images[index] if split.images is not None else split.dataset()[index][0]
+        found.append(
+            WrongImage(
+                index,
+                int(scores.truth[position]),
+                int(scores.predicted[position]),
+                float(scores.confidence[position]),
+                pixels.numpy().copy(),
+            )
+        )
+    return tuple(found)

@@ -1,0 +1,97 @@
+"""The model `cnn eval` and `cnn predict` run: found (latest run, run folder or file), loaded, checked.
+
+model = open_model(target, device="auto")   # InferenceModel: network, metadata, path, device
+check_fits(model, dataset_info)              # BadInput when the dataset is not what it takes
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from cnncli.core import runs
+from cnncli.core.datasets import DatasetInfo
+from cnncli.core.errors import BadInput
+from cnncli.core.metadata import ModelMetadata
+from cnncli.core.nn.build import ConvNet
+from cnncli.core.nn.modelfile import load_model
+from cnncli.core.training.batches import Normaliser
+from cnncli.core.training.device import resolve_device
+
+
+@dataclass(frozen=True)
+class InferenceModel:
+    network: ConvNet  # in eval mode, on `device`
+    metadata: ModelMetadata
+    path: Path
+    device: torch.device
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.metadata.classes
+
+    def normaliser(self) -> Normaliser:
+        """Exactly the normalisation it was trained with: the mean and std in its metadata."""
+        pre = self.metadata.preprocessing
+        return Normaliser(pre.mean, pre.std, self.device)
+
+
+def open_model(target: str | None, device: str = "auto", runs_dir: str | Path = "runs") -> InferenceModel:
+    """The model in a file, a run folder's best, or (target None) the latest run's best, on `device`."""
+    path = runs.resolve_model_file(target, runs_dir)
+    where = resolve_device(device)
+    loaded = load_model(path, str(where))
+    # the Normaliser hands over channels-last batches, as in training: weights in the same layout
+    # spare a conversion per conv (about 1.5x on CPUs)
+    network = _in_place_activations(fold_batch_norms(loaded.model)).to(memory_format=torch.channels_last)
+    return InferenceModel(network, loaded.metadata, path, where)
+
+
+def _in_place_activations(network: nn.Module) -> nn.Module:
+    """ReLUs that overwrite their input rather than allocate an output. Safe here: no gradients are
+    kept, and the network is a plain sequence, so no layer's input is read again after it."""
+    for module in network.modules():
+        if isinstance(module, (nn.ReLU, nn.LeakyReLU)):
+            module.inplace = True
+    return network
+
+
+def fold_batch_norms(network: nn.Module) -> nn.Module:
+    """Each batch norm straight after a conv folded into the conv's weights and bias (in eval mode they
+    are one affine map), and left as an Identity: one pass over the activations fewer per conv.
+
+    The same function, to float rounding (about 1e-6 of the logits); the module names stay as they were.
+    """
+    for module in network.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        names = list(module._modules)
+        for first, second in itertools.pairwise(names):
+            conv, norm = module._modules[first], module._modules[second]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d) and norm.track_running_stats:
+                module._modules[first] = fuse_conv_bn_eval(conv.eval(), norm.eval())
+                module._modules[second] = nn.Identity()
+    return network
+
+
+def describe_input(channels: int, height: int, width: int, classes: tuple[str, ...]) -> str:
+    shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+    return f"{channels}x{height}x{width} images of {len(classes)} classes ({shown})"
+
+
+def check_fits(model: InferenceModel, info: DatasetInfo) -> None:
+    """The dataset must have the model's image shape and exactly its classes, in its order."""
+    meta = model.metadata
+    wanted = (*meta.input_shape, meta.classes)
+    found = (info.channels, info.height, info.width, tuple(info.classes))
+    if wanted == found:
+        return
+    raise BadInput(
+        f"model {model.path} takes {describe_input(*wanted)}, but dataset {info.name} has {describe_input(*found)}",
+        f"evaluate it on the dataset it was trained on ({meta.dataset.name}), or one with the same images and classes",
+    )
