@@ -8,16 +8,19 @@ folder as config.toml, and `--resume` reads it back. Pure Python: the CLI builds
 
 from __future__ import annotations
 
+import math
 import re
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from cnncli.core.errors import BadInput, NotFound, UsageError
 from cnncli.core.schedule import SCHEDULES
+from cnncli.core.textformats import loads_toml
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+MAX_INT = 2**63 - 1  # TOML's largest integer: config.toml and the model metadata must hold every value
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise UsageError for any value that cannot work; return self for chaining."""
+        self._check_kinds()
         checks = [
             (self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}"),
@@ -67,7 +71,8 @@ class TrainConfig:
             (self.weight_decay >= 0, f"weight decay must be at least 0, not {self.weight_decay}"),
             (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), not {self.label_smoothing}"),
             (0 <= self.val_split < 1, f"the validation split must be a fraction in [0, 1), not {self.val_split}"),
-            (self.threads >= 0, f"threads must be at least 0, not {self.threads}"),
+            (0 <= self.threads <= MAX_THREADS, f"threads must be from 0 to {MAX_THREADS}, not {self.threads}"),
+            (self.seed >= 0, f"the seed must be at least 0, not {self.seed}"),
             (self.amp in ("auto", "on", "off"), f"amp must be auto, on or off, not {self.amp!r}"),
             (self.patience >= 0, f"patience must be at least 0, not {self.patience}"),
             (self.max_time >= 0, f"max time must be at least 0, not {self.max_time}"),
@@ -87,6 +92,17 @@ class TrainConfig:
                 raise UsageError(message)
         return self
 
+    def _check_kinds(self) -> None:
+        """Whatever the value, of the right kind: numbers finite and within TOML's range, text without NUL."""
+        for item in fields(self):
+            value, label = getattr(self, item.name), item.name.replace("_", " ")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UsageError(f"{label} must be a finite number, not {value}")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                raise UsageError(f"{label} must be at most {MAX_INT:,} (2^63 - 1), not {value}")
+            if isinstance(value, str) and "\0" in value:
+                raise UsageError(f"{label} must not contain a NUL character")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -95,8 +111,9 @@ class TrainConfig:
         known = {f.name: f for f in fields(self)}
         unknown = sorted(set(overrides) - set(known))
         if unknown:
+            shown = (key if re.fullmatch(r"[\w.-]+", key) else repr(key) for key in unknown)
             raise BadInput(
-                f"unknown training option(s): {', '.join(unknown)}",
+                f"unknown training option(s): {', '.join(shown)}",
                 "the keys are the option names with '_' for '-': " + ", ".join(known),
             )
         return replace(self, **{k: _coerce(known[k].type, k, v) for k, v in overrides.items()})
@@ -125,8 +142,14 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if not file.is_file():
         raise NotFound(f"no config file at {file}")
     try:
-        table = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{file} is not UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        table = loads_toml(text)
+    except ValueError as exc:  # TOMLDecodeError, or nested too deeply
         raise BadInput(f"{file} is not valid TOML: {exc}") from None
     if isinstance(table.get("train"), dict):
         table = table["train"]

@@ -21,6 +21,7 @@ from cnncli.core.errors import NotFound, UsageError
 from cnncli.core.metadata import ArchitectureInfo
 from cnncli.core.nn.build import build_model
 from cnncli.core.progress import NULL_REPORTER, Reporter
+from cnncli.core.shapes import analyse
 from cnncli.core.shapes_query import resolve_model
 from cnncli.core.train_config import TrainConfig, read_config_file
 from cnncli.core.training import distributed
@@ -29,6 +30,7 @@ from cnncli.core.training.data import TrainData, load_train_data
 from cnncli.core.training.device import amp_dtype, resolve_device, set_threads
 from cnncli.core.training.distributed import World
 from cnncli.core.training.loop import StopFlag, Trainer
+from cnncli.core.training.memory import check_fits
 from cnncli.core.training.outputs import RunWriter
 
 # what --resume may change: where and how long it runs, never what it computes
@@ -119,11 +121,17 @@ def _run_dir(request: TrainRequest, config: TrainConfig, world: World, device: t
     return Path(distributed.broadcast_text(path, world, device))
 
 
-def _build(config: TrainConfig, data: TrainData, device: torch.device) -> tuple[nn.Module, ArchitectureInfo]:
+def _build(
+    config: TrainConfig, data: TrainData, device: torch.device, world: World
+) -> tuple[nn.Module, ArchitectureInfo]:
     resolved = resolve_model(config.model)
     info = data.info
+    input_shape = (info.channels, info.height, info.width)
+    # the analysis first: a network that cannot fit is refused before a weight is allocated
+    report = analyse(resolved.layers, input_shape, info.num_classes, resolved.spec)
+    check_fits(report, config.batch_size // world.size, device)
     torch.manual_seed(config.seed)  # the initial weights follow from the seed
-    model = build_model(resolved.layers, (info.channels, info.height, info.width), info.num_classes, resolved.spec)
+    model = build_model(resolved.layers, input_shape, info.num_classes, resolved.spec)
     model = model.to(device=device, memory_format=torch.channels_last)
     return model, ArchitectureInfo(resolved.spec, resolved.name)
 
@@ -162,7 +170,7 @@ def _train(
 ) -> TrainResult:
     run_dir = _run_dir(request, config, world, device)
     data = load_train_data(config, device, world, progress)
-    model, architecture = _build(config, data, device)
+    model, architecture = _build(config, data, device, world)
     optimizer = _optimizer(config, model)
     state = TrainingState()
     if request.resume is not None:
@@ -187,11 +195,13 @@ def _train(
         if not writer:
             return
         metrics = {k: v for k, v in row.items() if k != "improved"}
-        writer.write_metrics(current.history)
+        # the models first, then the state (the commit: a resume starts from it and rewrites metrics.jsonl from
+        # its history), then metrics.jsonl: a kill between two of these loses nothing the state has
         writer.save_model(runs.LAST, model, metrics)
         if row["improved"]:
             writer.save_model(runs.BEST, model, metrics)
         writer.save_state(model, optimizer, current)
+        writer.write_metrics(current.history)
         writer.plot(current.history)
 
     trainer = Trainer(
