@@ -8,6 +8,7 @@ TrainResult. Under torchrun every process calls this; rank 0 alone writes files 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,53 +170,56 @@ def _train(
     stop: StopFlag,
 ) -> TrainResult:
     run_dir = _run_dir(request, config, world, device)
-    data = load_train_data(config, device, world, progress)
-    model, architecture = _build(config, data, device, world)
-    optimizer = _optimizer(config, model)
-    state = TrainingState()
-    if request.resume is not None:
-        state = load_state(run_dir / runs.STATE, model, optimizer)
-    writer = RunWriter(run_dir, config, architecture, data.info) if world.main else None
-    if writer:
-        writer.write_config()
-        writer.write_metrics(state.history)  # the state's history is the truth after a crash
-    network = model
-    if config.compile:
-        network = torch.compile(network)  # type: ignore[assignment]
-    if world.distributed:
-        network = nn.parallel.DistributedDataParallel(
-            network, device_ids=[device.index] if device.type == "cuda" else None
-        )
-
-    def checkpoint(current: TrainingState) -> None:
+    with contextlib.ExitStack() as held:
+        if world.main:  # one trainer per run folder; what a killed one left half-written is swept
+            held.enter_context(runs.claim(run_dir, sweep=request.resume is not None))
+        data = load_train_data(config, device, world, progress)
+        model, architecture = _build(config, data, device, world)
+        optimizer = _optimizer(config, model)
+        state = TrainingState()
+        if request.resume is not None:
+            state = load_state(run_dir / runs.STATE, model, optimizer)
+        writer = RunWriter(run_dir, config, architecture, data.info) if world.main else None
         if writer:
+            writer.write_config()
+            writer.write_metrics(state.history)  # the state's history is the truth after a crash
+        network = model
+        if config.compile:
+            network = torch.compile(network)  # type: ignore[assignment]
+        if world.distributed:
+            network = nn.parallel.DistributedDataParallel(
+                network, device_ids=[device.index] if device.type == "cuda" else None
+            )
+
+        def checkpoint(current: TrainingState) -> None:
+            if writer:
+                writer.save_state(model, optimizer, current)
+
+        def end_of_epoch(current: TrainingState, row: dict[str, Any]) -> None:
+            if not writer:
+                return
+            metrics = {k: v for k, v in row.items() if k != "improved"}
+            # the models first, then the state (the commit: a resume starts from it and rewrites metrics.jsonl from
+            # its history), then metrics.jsonl: a kill between two of these loses nothing the state has
+            writer.save_model(runs.LAST, model, metrics)
+            if row["improved"]:
+                writer.save_model(runs.BEST, model, metrics)
             writer.save_state(model, optimizer, current)
+            writer.write_metrics(current.history)
+            writer.plot(current.history)
 
-    def end_of_epoch(current: TrainingState, row: dict[str, Any]) -> None:
-        if not writer:
-            return
-        metrics = {k: v for k, v in row.items() if k != "improved"}
-        # the models first, then the state (the commit: a resume starts from it and rewrites metrics.jsonl from
-        # its history), then metrics.jsonl: a kill between two of these loses nothing the state has
-        writer.save_model(runs.LAST, model, metrics)
-        if row["improved"]:
-            writer.save_model(runs.BEST, model, metrics)
-        writer.save_state(model, optimizer, current)
-        writer.write_metrics(current.history)
-        writer.plot(current.history)
-
-    trainer = Trainer(
-        config, world, device, amp, network, optimizer, data, state, progress, stop, checkpoint, end_of_epoch
-    )
-    reason = trainer.run(run_hint=f"resume with: cnn train --resume {run_dir}")
-    final = state.history[-1] if state.history else {}
-    if reason in ("max_steps", "max_time") and state.step_in_epoch and world.main:
-        final = _final_scores(trainer, state)
-        if writer:
-            writer.save_model(runs.LAST, model, final)
-            if not (run_dir / runs.BEST).exists():
-                writer.save_model(runs.BEST, model, final)
-    return _result(run_dir, config, state, reason, final, device, amp)
+        trainer = Trainer(
+            config, world, device, amp, network, optimizer, data, state, progress, stop, checkpoint, end_of_epoch
+        )
+        reason = trainer.run(run_hint=f"resume with: cnn train --resume {run_dir}")
+        final = state.history[-1] if state.history else {}
+        if reason in ("max_steps", "max_time") and state.step_in_epoch and world.main:
+            final = _final_scores(trainer, state)
+            if writer:
+                writer.save_model(runs.LAST, model, final)
+                if not (run_dir / runs.BEST).exists():
+                    writer.save_model(runs.BEST, model, final)
+        return _result(run_dir, config, state, reason, final, device, amp)
 
 
 def _final_scores(trainer: Trainer, state: TrainingState) -> dict[str, Any]:
