@@ -278,7 +278,7 @@ def dataset_spec(name: str) -> DatasetSpec:
     spec = CATALOG.get(name.strip().lower())
     if spec is None:
         raise NotFound(
-            f"unknown dataset '{name}'",
+            f"unknown dataset {name!r}",
             f"built-in datasets: {', '.join(CATALOG)}; or folder:PATH for your own images (one sub-folder per class)",
         )
     return spec
@@ -338,7 +338,7 @@ def resolve_mirrors(spec: DatasetSpec, override: Sequence[str] | None = None) ->
     result = []
     for base in chosen:
         if not re.match(r"^https?://[^/]", base) or not _well_formed(base):
-            raise UsageError(f"not an http(s) URL: '{base}'", "a mirror is a base URL such as https://host/mnist/")
+            raise UsageError(f"not an http(s) URL: {base!r}", "a mirror is a base URL such as https://host/mnist/")
         base = base.replace("{dataset}", spec.name)
         result.append(base if base.endswith("/") else base + "/")
     return tuple(result)

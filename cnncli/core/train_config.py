@@ -21,6 +21,7 @@ from cnncli.core.textformats import loads_toml
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MAX_INT = 2**63 - 1  # TOML's largest integer: config.toml and the model metadata must hold every value
 MAX_THREADS = 1024
+OPTIONS_HINT = "see 'cnn train --help' for every option; a config file's keys are the same names"
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class TrainConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise UsageError(message)
+                raise UsageError(message, OPTIONS_HINT)
         return self
 
     def _check_kinds(self) -> None:
@@ -97,11 +98,11 @@ class TrainConfig:
         for item in fields(self):
             value, label = getattr(self, item.name), item.name.replace("_", " ")
             if isinstance(value, float) and not math.isfinite(value):
-                raise UsageError(f"{label} must be a finite number, not {value}")
+                raise UsageError(f"{label} must be a finite number, not {value}", OPTIONS_HINT)
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-                raise UsageError(f"{label} must be at most {MAX_INT:,} (2^63 - 1), not {value}")
+                raise UsageError(f"{label} must be at most {MAX_INT:,} (2^63 - 1), not {value}", OPTIONS_HINT)
             if isinstance(value, str) and "\0" in value:
-                raise UsageError(f"{label} must not contain a NUL character")
+                raise UsageError(f"{label} must not contain a NUL character", OPTIONS_HINT)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,7 +141,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """The overrides in a TOML config file: top-level keys, or a [train] table."""
     file = Path(path)
     if not file.is_file():
-        raise NotFound(f"no config file at {file}")
+        raise NotFound(f"no config file at {file}", "give the path of a TOML file (keys as the options of cnn train)")
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -160,5 +161,7 @@ def parse_duration(text: str) -> float:
     """'90', '90s', '5m', '1.5h' -> seconds."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", text)
     if not match:
-        raise UsageError(f"a duration is a number with an optional unit s, m or h (90s, 5m, 1h), not {text!r}")
+        raise UsageError(
+            f"a duration is a number with an optional unit s, m or h (90s, 5m, 1h), not {text!r}", "e.g. --max-time 10m"
+        )
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
