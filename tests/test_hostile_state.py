@@ -217,3 +217,45 @@ def test_config_values_out_of_every_range(tmp_path, text, words):
     with pytest.raises(Exception) as caught:
         TrainConfig().with_overrides(read_config_file(path)).validate()
     assert caught.type.__module__ == "cnncli.core.errors" and words in caught.value.message
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the real program: `cnn train --resume RUN` on a damaged state exits 3 and runs nothing
+# ---------------------------------------------------------------------------------------------
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-1000])
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[20] ^= 0xFF  # inside the header JSON
+    path.write_bytes(bytes(data))
+
+
+def _pickle(path: Path) -> None:
+    import pickle
+
+    from tests.test_hostile_modelfile import _Marker
+
+    path.write_bytes(pickle.dumps(_Marker(str(path.parent / "pwned"))))
+
+
+def _another_architecture(path: Path) -> None:
+    _trained_state(path, "lenet5")
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip, _pickle, _another_architecture], ids=lambda f: f.__name__[1:])
+def test_resume_of_a_damaged_state_exits_3(cli, cnn, tmp_path, damage):
+    quick = ["--dataset", "mnist-sample", "--model", "tiny", "--batch-size", "200", "--threads", "1"]
+    first = cli("train", *quick, "--max-steps", "3", "--out", str(tmp_path / "runs"), "--name", "r")
+    assert first.exit_code == 0, first.stderr
+    run_dir = tmp_path / "runs" / "r"
+    damage(run_dir / "state.safetensors")
+    before = (run_dir / "last.safetensors").read_bytes()
+    run = cnn("train", "--resume", str(run_dir), timeout=120)
+    assert run.exit_code == 3, run.stderr
+    assert run.stderr.startswith("error: ") and "Traceback" not in run.stderr
+    assert (run_dir / "last.safetensors").read_bytes() == before  # nothing ran
+    assert not (run_dir / "pwned").exists()

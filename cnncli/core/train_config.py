@@ -21,6 +21,7 @@ from cnncli.core.textformats import loads_toml
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MAX_INT = 2**63 - 1  # TOML's largest integer: config.toml and the model metadata must hold every value
 MAX_THREADS = 1024
+MAX_RATE = 1000.0  # lr and weight decay: far past anything that trains, well inside float32's range
 OPTIONS_HINT = "see 'cnn train --help' for every option; a config file's keys are the same names"
 
 
@@ -65,11 +66,14 @@ class TrainConfig:
         checks = [
             (self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}"),
-            (self.lr > 0, f"the learning rate must be positive, not {self.lr}"),
+            (0 < self.lr <= MAX_RATE, f"the learning rate must be positive and at most {MAX_RATE:g}, not {self.lr}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
             (0 <= self.warmup < 1, f"warmup must be a fraction in [0, 1), not {self.warmup}"),
-            (self.weight_decay >= 0, f"weight decay must be at least 0, not {self.weight_decay}"),
+            (
+                0 <= self.weight_decay <= MAX_RATE,
+                f"weight decay must be from 0 to {MAX_RATE:g}, not {self.weight_decay}",
+            ),
             (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), not {self.label_smoothing}"),
             (0 <= self.val_split < 1, f"the validation split must be a fraction in [0, 1), not {self.val_split}"),
             (0 <= self.threads <= MAX_THREADS, f"threads must be from 0 to {MAX_THREADS}, not {self.threads}"),

@@ -145,6 +145,7 @@ def _cuda_rng_states(path: Path, tensors: dict[str, torch.Tensor]) -> list[torch
 # Checking what the file holds: a damaged or hand-edited state is a BadInput, never a crash later
 # ---------------------------------------------------------------------------------------------
 
+MAX_SETTING = 1000.0  # see train_config.MAX_RATE
 _COUNTERS = ("epoch", "step", "step_in_epoch", "images", "best_epoch", "stale_epochs")
 
 
@@ -154,6 +155,12 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_setting(value: Any) -> bool:
+    """An optimizer setting torch can use in float32 arithmetic: finite, at most 1000 either way (torch's
+    own checks bound betas, momentum and the rest more tightly; lr is set afresh at every step)."""
+    return _is_number(value) and abs(value) <= MAX_SETTING
 
 
 def _training_state(path: Path, table: Any) -> TrainingState:
@@ -173,7 +180,8 @@ def _training_state(path: Path, table: Any) -> TrainingState:
     history = state.history
     if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
         raise _damaged(path, "[state] history must be a list of tables, one per epoch")
-    if [row.get("epoch") for row in history] != list(range(1, state.epoch + 1)):
+    # the length first: an epoch count of 10^11 must not become a list of 10^11 numbers
+    if len(history) != state.epoch or [row.get("epoch") for row in history] != list(range(1, len(history) + 1)):
         raise _damaged(path, f"[state] history must hold epochs 1 to {state.epoch}, one table each")
     for row in history:
         bad = [key for key, value in row.items() if not _is_number(value)]
@@ -259,12 +267,12 @@ def _merged_group(path: Path, saved: dict[str, Any], current: dict[str, Any]) ->
             raise _damaged(path, f"the optimizer group key {key!r} is not one this optimizer has")
         now = current[key]
         if isinstance(now, tuple):
-            ok = isinstance(value, list) and len(value) == len(now) and all(_is_number(v) for v in value)
+            ok = isinstance(value, list) and len(value) == len(now) and all(_is_setting(v) for v in value)
             value = tuple(value) if ok else value
         elif isinstance(now, bool):  # amsgrad, nesterov, capturable...: how the optimizer works, fixed by the config
             ok = value is now
         elif isinstance(now, (int, float)):
-            ok = _is_number(value)
+            ok = _is_setting(value)
         else:
             ok = isinstance(value, type(now))
         if not ok:
