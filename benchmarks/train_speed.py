@@ -29,15 +29,35 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 FASTEST = ["--model", "fast", "--epochs", "1", "--lr", "1.5e-2", "--no-augment"]
-TUTORIAL = ["--model", "tutorial", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "100", "--no-augment",
-            "--label-smoothing", "0", "--weight-decay", "0", "--schedule", "constant"]
+TUTORIAL = [
+    "--model",
+    "tutorial",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-3",
+    "--batch-size",
+    "100",
+    "--no-augment",
+    "--label-smoothing",
+    "0",
+    "--weight-decay",
+    "0",
+    "--schedule",
+    "constant",
+]
 
 
 def environment() -> dict:
     import torch
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "cpus": torch.get_num_threads(),
-            "machine": platform.machine(), "processor": platform.processor() or "unknown"}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpus": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or "unknown",
+    }
 
 
 def baseline(raw_dir: Path, *args: str) -> list[dict]:
@@ -60,11 +80,22 @@ def throughput(raw_dir: Path, steps: int, pairs: int) -> None:
         base = baseline(raw_dir, "--max-steps", str(steps), "--epochs", "1")[-1]["images_per_second"]
         doc, _ = ours(*TUTORIAL, "--max-steps", str(steps))
         rows.append((base, doc["images_per_second"], doc["images_per_second"] / base))
-        print(json.dumps({"baseline_images_per_second": base, "cnn_images_per_second": doc["images_per_second"],
-                          "ratio": round(rows[-1][2], 2), "amp": doc["amp"]}), flush=True)
-    print(f"throughput over {steps} steps, {pairs} pairs: baseline median {statistics.median(r[0] for r in rows):,.0f}"
-          f" img/s, cnn train --model tutorial median {statistics.median(r[1] for r in rows):,.0f} img/s, "
-          f"ratio median {statistics.median(r[2] for r in rows):.2f}x")
+        print(
+            json.dumps(
+                {
+                    "baseline_images_per_second": base,
+                    "cnn_images_per_second": doc["images_per_second"],
+                    "ratio": round(rows[-1][2], 2),
+                    "amp": doc["amp"],
+                }
+            ),
+            flush=True,
+        )
+    print(
+        f"throughput over {steps} steps, {pairs} pairs: baseline median {statistics.median(r[0] for r in rows):,.0f}"
+        f" img/s, cnn train --model tutorial median {statistics.median(r[1] for r in rows):,.0f} img/s, "
+        f"ratio median {statistics.median(r[2] for r in rows):.2f}x"
+    )
 
 
 def time_to_99(raw_dir: Path) -> None:
