@@ -13,6 +13,10 @@ The first path segment picks the behaviour, the rest is a file under the served 
     slowfirst the first request for a path trickles (for interrupting); later ones are ok
     redirect  302 to /ok/<same path> on this server
     tohttp    302 to http://127.0.0.1:<plain port>/ok/<same path> (for the TLS server)
+    loop      302 to itself, for ever
+    badurl    302 to a URL that cannot be parsed (http://[::1)
+    huge      announces a Content-Length of 10^15 bytes, sends 1 KiB of them, closes
+    endless   no Content-Length: zeros until the client hangs up
 """
 
 from __future__ import annotations
@@ -65,6 +69,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._redirect(f"/ok/{rest}")
         if behaviour == "tohttp":
             return self._redirect(f"http://127.0.0.1:{self.state.plain_port}/ok/{rest}")
+        if behaviour == "loop":
+            return self._redirect(self.path)
+        if behaviour == "badurl":
+            return self._redirect("http://[::1/x")
+        if behaviour in ("huge", "endless"):
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._flood(behaviour == "huge")
+            return None
         if behaviour == "missing" or not target.is_file() or self.state.root.resolve() not in target.parents:
             return self._status(404)
         data = target.read_bytes()
@@ -100,6 +112,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return
         else:
             self.wfile.write(body)
+
+    def _flood(self, announce: bool) -> None:
+        self.send_response(200)
+        if announce:
+            self.send_header("Content-Length", str(10**15))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if announce:
+            self.wfile.write(bytes(1024))
+            return
+        while not self.state.stop.is_set():
+            self.wfile.write(bytes(1 << 16))
 
     def _range_start(self, size: int) -> int | None:
         header = self.headers.get("Range", "")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import replace
 
 import pytest
 
 from cnncli.core.errors import BadInput
-from cnncli.core.metadata import FORMAT_VERSION, ArchitectureInfo, ModelMetadata, Preprocessing, tomllib
+from cnncli.core.metadata import FORMAT_VERSION, ArchitectureInfo, ModelMetadata, Preprocessing
 from tests.helpers import metadata_for
 
 

@@ -69,10 +69,14 @@ def download(
         ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Give up an attempt after this silence.")
+        float,
+        typer.Option("--timeout", min=0.1, max=86400, metavar="SECONDS", help="Give up an attempt after this silence."),
     ] = 30.0,
     retries: Annotated[
-        int, typer.Option("--retries", min=0, metavar="N", help="Retries per mirror after a timeout or a lost link.")
+        int,
+        typer.Option(
+            "--retries", min=0, max=100, metavar="N", help="Retries per mirror after a timeout or a lost link."
+        ),
     ] = 2,
 ) -> None:
     """Download datasets from their mirrors and verify them; or import them (--from), or list them.

@@ -361,8 +361,12 @@ def _launch(env: Env, nproc: int, given: dict[str, Any], resume: Path | None, co
     LOCAL_RANK, MASTER_ADDR, MASTER_PORT), so they meet exactly as under `torchrun --nproc-per-node N`."""
     import os
 
-    if nproc < 1:
-        raise UsageError(f"--nproc must be at least 1, not {nproc}")
+    cores = os.cpu_count() or 1
+    if not 1 <= nproc <= cores:
+        raise UsageError(
+            f"--nproc must be from 1 to {cores} (the CPU cores here), not {nproc}",
+            "each process needs a core of its own to feed its device",
+        )
     shared = ["--json"] if env.json else []
     shared += ["--quiet"] if env.quiet else []
     shared += ["--verbose"] if env.verbose else []

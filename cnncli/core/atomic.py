@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,6 +44,15 @@ def write_error(path: Path, exc: OSError) -> FileWriteError:
     return FileWriteError(f"cannot write {path}: {reason}", "nothing was changed: the previous file, if any, is intact")
 
 
+def wrapped_os_error(exc: BaseException) -> OSError | None:
+    """The OSError inside a library's own exception: Rust's I/O errors (safetensors) end in "(os error 28)"."""
+    match = re.search(r"\(os error (\d+)\)", str(exc))
+    if isinstance(exc, OSError) or match is None:
+        return None
+    code = int(match.group(1))
+    return OSError(code, os.strerror(code))
+
+
 @contextlib.contextmanager
 def _temp_beside(target: Path) -> Iterator[Path]:
     """A temporary path in the target's folder, published over the target on a clean exit.
@@ -64,6 +74,9 @@ def _temp_beside(target: Path) -> Iterator[Path]:
             temp.unlink()
         if isinstance(exc, OSError):
             raise write_error(target, exc) from exc
+        wrapped = wrapped_os_error(exc)  # a full disk under safetensors' save_file
+        if wrapped is not None:
+            raise write_error(target, wrapped) from exc
         raise
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,7 +278,7 @@ def dataset_spec(name: str) -> DatasetSpec:
     spec = CATALOG.get(name.strip().lower())
     if spec is None:
         raise NotFound(
-            f"unknown dataset '{name}'",
+            f"unknown dataset {name!r}",
             f"built-in datasets: {', '.join(CATALOG)}; or folder:PATH for your own images (one sub-folder per class)",
         )
     return spec
@@ -319,6 +320,15 @@ def parse_mirror_list(text: str) -> tuple[str, ...]:
     return tuple(part for part in re.split(r"[\s,]+", text) if part)
 
 
+def _well_formed(url: str) -> bool:
+    """urllib can take it apart: brackets that close, a port from 0 to 65535."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return bool(parts.hostname) and (parts.port is None or parts.port >= 0)
+    except ValueError:
+        return False
+
+
 def resolve_mirrors(spec: DatasetSpec, override: Sequence[str] | None = None) -> tuple[str, ...]:
     """The base URLs to try, in order: the override (--mirror), else $CNN_MIRRORS, else the dataset's own.
 
@@ -327,8 +337,8 @@ def resolve_mirrors(spec: DatasetSpec, override: Sequence[str] | None = None) ->
     chosen = tuple(override or ()) or parse_mirror_list(os.environ.get(MIRRORS_ENV, "")) or spec.mirrors
     result = []
     for base in chosen:
-        if not re.match(r"^https?://[^/]", base):
-            raise UsageError(f"not an http(s) URL: '{base}'", "a mirror is a base URL such as https://host/mnist/")
+        if not re.match(r"^https?://[^/]", base) or not _well_formed(base):
+            raise UsageError(f"not an http(s) URL: {base!r}", "a mirror is a base URL such as https://host/mnist/")
         base = base.replace("{dataset}", spec.name)
         result.append(base if base.endswith("/") else base + "/")
     return tuple(result)

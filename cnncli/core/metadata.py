@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import platform
-import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -30,6 +29,7 @@ from cnncli import __version__
 from cnncli.core.errors import BadInput, ShapeError, SpecError
 from cnncli.core.shapes import ChainReport, analyse
 from cnncli.core.spec import Layer, parse_spec
+from cnncli.core.textformats import loads_toml
 
 FORMAT_VERSION = 1  # bump when a reader of the old format could misread the new one
 
@@ -215,8 +215,8 @@ class ModelMetadata:
     @classmethod
     def from_toml(cls, text: str) -> ModelMetadata:
         try:
-            table = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
+            table = loads_toml(text)
+        except ValueError as error:  # not TOML, or nested too deeply
             raise _fault("document", f"is not valid TOML ({error})") from None
         return cls.from_table(table)
 

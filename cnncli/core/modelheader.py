@@ -12,8 +12,8 @@ missing or invalid. Each is a BadInput that names the file and the fault.
 
 from __future__ import annotations
 
-import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from cnncli.core.errors import BadInput, NotFound
 from cnncli.core.layout import DTYPE_SIZES, TensorSpec
 from cnncli.core.metadata import ModelMetadata
 from cnncli.core.shapes import Shape, format_shape
+from cnncli.core.textformats import loads_json
 
 METADATA_KEY = "cnn.toml"  # the safetensors metadata entry that holds the model's TOML document
 SUFFIX = ".safetensors"
@@ -76,6 +77,9 @@ def _foreign_format(path: Path, start: bytes) -> BadInput | None:
 def _read_raw_header(path: Path) -> tuple[dict[str, Any], int, int]:
     """The header's JSON object, its length and the file's length."""
     try:
+        # a FIFO or a device would block the open or never end: only regular files are model files
+        if not stat.S_ISREG(os.stat(path).st_mode) and not path.is_dir():
+            raise _bad(path, "is not a regular file (a pipe or a device?)", "give the path of a .safetensors file")
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             start = handle.read(9)
@@ -105,8 +109,8 @@ def _read_raw_header(path: Path) -> tuple[dict[str, Any], int, int]:
     except OSError as error:
         raise BadInput(f"cannot read {path}: {error.strerror or error}") from None
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        header = loads_json(raw.decode("utf-8"))
+    except ValueError as error:  # not UTF-8, not JSON, or nested too deeply
         raise _bad(path, f"its header is not valid JSON ({error}): the file is damaged") from None
     if not isinstance(header, dict):
         raise _bad(path, "its header is not a JSON object: the file is damaged")
@@ -117,7 +121,7 @@ def _tensor_entry(path: Path, name: str, value: Any) -> TensorEntry:
     if not isinstance(value, dict) or not {"dtype", "shape", "data_offsets"} <= value.keys():
         raise _bad(path, f"tensor {name!r} lacks its dtype, shape or data_offsets: the file is damaged")
     dtype, shape, offsets = value["dtype"], value["shape"], value["data_offsets"]
-    if dtype not in DTYPE_SIZES:
+    if not isinstance(dtype, str) or dtype not in DTYPE_SIZES:
         raise _bad(path, f"tensor {name!r} has dtype {dtype!r}, which cnn does not read")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise _bad(path, f"tensor {name!r} has a malformed shape {shape!r}: the file is damaged")

@@ -16,11 +16,13 @@ overwritten. Pure Python: `cnn eval` and `cnn predict` resolve models through he
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
-from cnncli.core.atomic import atomic_write_text
+from cnncli.core.atomic import TEMP_PREFIX, atomic_write_text
 from cnncli.core.errors import FileWriteError, NotFound, UsageError
 
 LATEST = "latest"
@@ -30,6 +32,7 @@ BEST = "best.safetensors"
 LAST = "last.safetensors"
 METRICS = "metrics.jsonl"
 CURVES = "curves.png"
+LOCK = ".lock"  # held (flock) by the process training the run; the kernel drops it when that process dies
 MODEL_SUFFIX = ".safetensors"
 
 
@@ -66,6 +69,36 @@ def create_run_dir(out: str | Path, name: str, explicit: bool) -> Path:
         f"the run folder {root / name} already exists",
         f"continue it with: cnn train --resume {root / name}; or choose another --name",
     )
+
+
+@contextlib.contextmanager
+def claim(run_dir: Path, sweep: bool = False) -> Iterator[None]:
+    """Hold the run's lock while training it: a second `cnn train --resume` of the same run is refused.
+
+    `sweep`: remove the temporary files a killed trainer left (only the lock's holder writes here).
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): no guard, as before
+        yield
+        return
+    try:
+        handle = open(run_dir / LOCK, "a")  # noqa: SIM115  (held open until the run ends)
+    except OSError as exc:
+        raise FileWriteError(f"cannot write in the run folder {run_dir}: {exc.strerror}") from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UsageError(
+                f"{run_dir} is being trained by another cnn train right now",
+                "wait for it to finish or stop it (Ctrl-C saves); two trainers would overwrite each other",
+            ) from None
+        if sweep:
+            for leftover in run_dir.glob(TEMP_PREFIX + "*"):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+        yield
 
 
 def set_latest(run_dir: Path) -> None:

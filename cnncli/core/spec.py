@@ -30,6 +30,8 @@ Count = int | str  # an int, or "classes"
 Padding = Pair | str  # (top/bottom, left/right), or "same" / "valid"
 
 CLASSES = "classes"
+MAX_NESTING = 32  # blocks inside blocks: deeper is no network anyone writes, and the parser recurses
+MAX_LAYERS = 10_000  # layers once repeats are written out: analysing and building cost one step each
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 ACTIVATIONS = ("relu", "leakyrelu", "gelu", "tanh", "sigmoid")
 
@@ -332,6 +334,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0  # blocks open around the current token
 
     @property
     def token(self) -> Token:
@@ -363,9 +366,13 @@ class _Parser:
 
     def item(self) -> Layer:
         if self.token.kind == "[":
+            if self.depth == MAX_NESTING:
+                raise self.error(f"blocks nest more than {MAX_NESTING} deep")
             self.index += 1
+            self.depth += 1
             layers = self.spec(closing="]")
             self.take("]")
+            self.depth -= 1
             return Block(layers, self.repeat())
         if self.token.kind != "name":
             raise self.error(f"expected a layer name but found {self.token.text!r}", hint=_layer_names_hint())
@@ -454,7 +461,19 @@ def _layer_names_hint() -> str:
 def parse_spec(text: str) -> tuple[Layer, ...]:
     """Parse a spec string into layers, raising SpecError with the column of the first fault."""
     parser = _Parser(text)
-    return parser.spec()
+    layers = parser.spec()
+    count = expanded_count(layers)
+    if count > MAX_LAYERS:
+        raise SpecError(
+            f"the spec has {count:,} layers once its repeats are written out, more than {MAX_LAYERS:,}",
+            hint="repeat blocks fewer times",
+        )
+    return layers
+
+
+def expanded_count(layers: tuple[Layer, ...]) -> int:
+    """How many layers the spec has with every repeat written out, computed without writing them out."""
+    return sum(expanded_count(layer.layers) * layer.repeat if isinstance(layer, Block) else 1 for layer in layers)
 
 
 # ---------------------------------------------------------------------------------------------

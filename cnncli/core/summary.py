@@ -141,6 +141,8 @@ class SummaryResult:
 
 def is_model_file(text: str) -> bool:
     """A path rather than an architecture: it ends in .safetensors or names something on disk."""
+    if not text.strip():
+        return False  # an empty spec, not the current folder
     if text.strip().endswith(SUFFIX):
         return True
     try:

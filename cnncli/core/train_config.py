@@ -8,16 +8,21 @@ folder as config.toml, and `--resume` reads it back. Pure Python: the CLI builds
 
 from __future__ import annotations
 
+import math
 import re
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from cnncli.core.errors import BadInput, NotFound, UsageError
 from cnncli.core.schedule import SCHEDULES
+from cnncli.core.textformats import loads_toml
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+MAX_INT = 2**63 - 1  # TOML's largest integer: config.toml and the model metadata must hold every value
+MAX_THREADS = 1024
+MAX_RATE = 1000.0  # lr and weight decay: far past anything that trains, well inside float32's range
+OPTIONS_HINT = "see 'cnn train --help' for every option; a config file's keys are the same names"
 
 
 @dataclass(frozen=True)
@@ -57,17 +62,22 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise UsageError for any value that cannot work; return self for chaining."""
+        self._check_kinds()
         checks = [
             (self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}"),
-            (self.lr > 0, f"the learning rate must be positive, not {self.lr}"),
+            (0 < self.lr <= MAX_RATE, f"the learning rate must be positive and at most {MAX_RATE:g}, not {self.lr}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
             (0 <= self.warmup < 1, f"warmup must be a fraction in [0, 1), not {self.warmup}"),
-            (self.weight_decay >= 0, f"weight decay must be at least 0, not {self.weight_decay}"),
+            (
+                0 <= self.weight_decay <= MAX_RATE,
+                f"weight decay must be from 0 to {MAX_RATE:g}, not {self.weight_decay}",
+            ),
             (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), not {self.label_smoothing}"),
             (0 <= self.val_split < 1, f"the validation split must be a fraction in [0, 1), not {self.val_split}"),
-            (self.threads >= 0, f"threads must be at least 0, not {self.threads}"),
+            (0 <= self.threads <= MAX_THREADS, f"threads must be from 0 to {MAX_THREADS}, not {self.threads}"),
+            (self.seed >= 0, f"the seed must be at least 0, not {self.seed}"),
             (self.amp in ("auto", "on", "off"), f"amp must be auto, on or off, not {self.amp!r}"),
             (self.patience >= 0, f"patience must be at least 0, not {self.patience}"),
             (self.max_time >= 0, f"max time must be at least 0, not {self.max_time}"),
@@ -84,8 +94,19 @@ class TrainConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise UsageError(message)
+                raise UsageError(message, OPTIONS_HINT)
         return self
+
+    def _check_kinds(self) -> None:
+        """Whatever the value, of the right kind: numbers finite and within TOML's range, text without NUL."""
+        for item in fields(self):
+            value, label = getattr(self, item.name), item.name.replace("_", " ")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UsageError(f"{label} must be a finite number, not {value}", OPTIONS_HINT)
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                raise UsageError(f"{label} must be at most {MAX_INT:,} (2^63 - 1), not {value}", OPTIONS_HINT)
+            if isinstance(value, str) and "\0" in value:
+                raise UsageError(f"{label} must not contain a NUL character", OPTIONS_HINT)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,8 +116,9 @@ class TrainConfig:
         known = {f.name: f for f in fields(self)}
         unknown = sorted(set(overrides) - set(known))
         if unknown:
+            shown = (key if re.fullmatch(r"[\w.-]+", key) else repr(key) for key in unknown)
             raise BadInput(
-                f"unknown training option(s): {', '.join(unknown)}",
+                f"unknown training option(s): {', '.join(shown)}",
                 "the keys are the option names with '_' for '-': " + ", ".join(known),
             )
         return replace(self, **{k: _coerce(known[k].type, k, v) for k, v in overrides.items()})
@@ -123,10 +145,16 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """The overrides in a TOML config file: top-level keys, or a [train] table."""
     file = Path(path)
     if not file.is_file():
-        raise NotFound(f"no config file at {file}")
+        raise NotFound(f"no config file at {file}", "give the path of a TOML file (keys as the options of cnn train)")
     try:
-        table = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{file} is not UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        table = loads_toml(text)
+    except ValueError as exc:  # TOMLDecodeError, or nested too deeply
         raise BadInput(f"{file} is not valid TOML: {exc}") from None
     if isinstance(table.get("train"), dict):
         table = table["train"]
@@ -137,5 +165,7 @@ def parse_duration(text: str) -> float:
     """'90', '90s', '5m', '1.5h' -> seconds."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", text)
     if not match:
-        raise UsageError(f"a duration is a number with an optional unit s, m or h (90s, 5m, 1h), not {text!r}")
+        raise UsageError(
+            f"a duration is a number with an optional unit s, m or h (90s, 5m, 1h), not {text!r}", "e.g. --max-time 10m"
+        )
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]

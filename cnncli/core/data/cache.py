@@ -15,12 +15,16 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from cnncli.core.atomic import atomic_write_with
+from cnncli.core.textformats import loads_json
 
 FORMAT = "cnn-prepared-1"
 
 
-def load_prepared(path: Path, key: str) -> tuple[torch.Tensor, torch.Tensor, dict] | None:
-    """(images, labels, extra) when `path` is a prepared copy of the data `key` names, else None."""
+def load_prepared(path: Path, key: str, classes: int) -> tuple[torch.Tensor, torch.Tensor, dict] | None:
+    """(images, labels, extra) when `path` is a prepared copy of the data `key` names, else None.
+
+    A copy is checked as any file we are handed: tensors of the right kinds, labels in [0, classes).
+    """
     if not path.is_file():
         return None
     try:
@@ -29,11 +33,14 @@ def load_prepared(path: Path, key: str) -> tuple[torch.Tensor, torch.Tensor, dic
             if meta.get("format") != FORMAT or meta.get("key") != key:
                 return None
             images, labels = handle.get_tensor("images"), handle.get_tensor("labels")
+        extra = {k[5:]: loads_json(v) for k, v in meta.items() if k.startswith("json:")}
     except (SafetensorError, OSError, ValueError):  # a damaged or foreign file: rebuild it
         return None
-    if images.dtype != torch.uint8 or labels.dtype != torch.int64 or images.ndim != 4 or len(images) != len(labels):
+    if images.dtype != torch.uint8 or labels.dtype != torch.int64 or images.ndim != 4 or labels.ndim != 1:
         return None
-    return images, labels, {k[5:]: json.loads(v) for k, v in meta.items() if k.startswith("json:")}
+    if len(images) != len(labels) or (len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < classes):
+        return None
+    return images, labels, extra
 
 
 def save_prepared(path: Path, images: torch.Tensor, labels: torch.Tensor, key: str, **extra) -> None:

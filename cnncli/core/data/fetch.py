@@ -28,6 +28,7 @@ from cnncli.core.data.content import verify
 from cnncli.core.datasets import DataFile
 from cnncli.core.errors import IntegrityError
 from cnncli.core.progress import NULL_REPORTER, Reporter
+from cnncli.core.textformats import loads_json
 
 PART_SUFFIX = ".part"
 
@@ -37,6 +38,7 @@ class FetchPolicy:
     timeout: float = 30.0  # seconds without a byte before an attempt is given up
     retries: int = 2  # further attempts on the same mirror after a transient failure
     backoff: float = 1.0  # seconds before the first retry, doubling after each
+    max_backoff: float = 60.0  # and never longer than this
     chunk: int = 1 << 16
 
 
@@ -101,13 +103,14 @@ def _part_paths(folder: Path, pin: DataFile) -> tuple[Path, Path]:
 def _resumable_offset(part: Path, note: Path, url: str) -> tuple[int, str | None]:
     """How many bytes of `part` came from this very URL (0 otherwise), and its validator for If-Range."""
     try:
-        recorded = json.loads(note.read_text())
+        recorded = loads_json(note.read_text())
         size = part.stat().st_size
     except (OSError, ValueError):
         return 0, None
-    if recorded.get("url") != url:
+    if not isinstance(recorded, dict) or recorded.get("url") != url:
         return 0, None  # another mirror's bytes: its gzip framing may differ, so never mix them
-    return size, recorded.get("validator")
+    validator = recorded.get("validator")
+    return size, validator if isinstance(validator, str) else None
 
 
 def _content_range_start(header: str | None) -> int | None:
@@ -145,6 +148,10 @@ class _Transfer:
         try:
             return _opener().open(request, timeout=self.policy.timeout)
         except urllib.error.HTTPError as exc:
+            if "infinite loop" in str(exc.reason):  # urllib's words after 10 redirects, or 4 to one URL
+                raise _MirrorFailed(
+                    f"redirects in a loop (HTTP {exc.code} again and again from {exc.url})", True
+                ) from exc
             if exc.code == 416 and offset:  # our partial bytes do not fit the file: start over
                 self.part.unlink(missing_ok=True)
                 raise _MirrorFailed("the server refused to resume (HTTP 416); starting over", False) from exc
@@ -152,6 +159,8 @@ class _Transfer:
             raise _MirrorFailed(f"HTTP {exc.code} {exc.reason}", permanent) from exc
         except _RedirectRefused as exc:
             raise _MirrorFailed(str(exc.reason), True) from exc
+        except ValueError as exc:  # a malformed URL, ours or a redirect's (http://[::1, a port past 65535)
+            raise _MirrorFailed(f"a malformed URL: {exc}", True) from exc
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             # a certificate that does not verify will not verify on a retry either
@@ -234,7 +243,7 @@ def fetch(
                 progress.message(f"{url}: {failure.reason}", "warning")
                 if failure.permanent or attempt == policy.retries:
                     break
-                time.sleep(policy.backoff * 2**attempt)
+                time.sleep(min(policy.backoff * 2.0 ** min(attempt, 30), policy.max_backoff))
                 continue
             except IntegrityError as exc:
                 attempts.append(Attempt(url, exc.message))

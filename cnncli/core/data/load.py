@@ -87,7 +87,7 @@ def load_split(
     if spec.packaged:  # tiny and inside the package: read and verified every time, no prepared copy
         return _split_of(spec, split, *_read_split(spec, split, dataset_folder(spec, where.path)))
     cache = where.path / spec.name / f"{split}.safetensors"
-    prepared = load_prepared(cache, spec.checksum)
+    prepared = load_prepared(cache, spec.checksum, len(spec.classes))
     if prepared is not None and prepared[0].shape[1:] == (spec.channels, spec.height, spec.width):
         return _split_of(spec, split, prepared[0], prepared[1])
     _ensure_present(spec, split, where, download and not offline, offline, mirrors, progress)
@@ -144,8 +144,8 @@ def _load_folder(root, split, where: DataDir, test_fraction, seed, size, memory_
     recipe = None if listing.presplit else (test_fraction, seed)
     fingerprint = listing.fingerprint(size)
     cache = where.path / "folders" / f"{fingerprint[:32]}.safetensors"
-    prepared = load_prepared(cache, fingerprint)
-    if prepared is not None:
+    prepared = load_prepared(cache, fingerprint, len(listing.classes))
+    if prepared is not None and isinstance(prepared[2].get("content"), str) and len(prepared[1]) == len(listing.files):
         images, labels, extra = prepared
         content = extra["content"]
     else:

@@ -19,6 +19,7 @@ from cnncli.core.data.content import digest_of
 from cnncli.core.data.fetch import PART_SUFFIX
 from cnncli.core.datasets import CATALOG, SPLITS, DataFile, DatasetSpec
 from cnncli.core.errors import CnnError
+from cnncli.core.textformats import loads_json
 
 STAMPS = ".verified.json"
 PACKAGE_DATA = "data"
@@ -82,10 +83,12 @@ def locate(folder: Path, pin: DataFile) -> Path | None:
 
 
 def _stamps(folder: Path) -> dict:
+    """The remembered digests; a damaged or foreign file is as good as none (the files are hashed again)."""
     try:
-        return json.loads((folder / STAMPS).read_text())
+        stamps = loads_json((folder / STAMPS).read_text())
     except (OSError, ValueError):
         return {}
+    return {k: v for k, v in stamps.items() if isinstance(v, dict)} if isinstance(stamps, dict) else {}
 
 
 def _stat_key(path: Path) -> list[int]:

@@ -120,6 +120,10 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> LoadedModel
     """
     target = _device(device)
     header = read_model_header(path)  # validates the header and the metadata, in pure Python
+    found = {n: (e.shape, e.dtype) for n, e in header.tensors.items()}
+    # first against the pure analysis, so a metadata that claims a huge network allocates nothing: once the
+    # tensors match it, the network is no bigger than the file
+    match_tensors(header.path, found, expected_tensors(header.metadata.analyse()))
     model = build_from_metadata(header.metadata)
     # the module itself is the reference: what it holds is what the file must hold
     parameters = dict(model.named_parameters())
@@ -127,7 +131,7 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> LoadedModel
         name: TensorSpec(name, tuple(t.shape), _DTYPE_NAMES[t.dtype], name in parameters)
         for name, t in model.state_dict().items()
     }
-    match_tensors(header.path, {n: (e.shape, e.dtype) for n, e in header.tensors.items()}, expected)
+    match_tensors(header.path, found, expected)
     try:
         with safe_open(str(header.path), framework="pt", device="cpu") as handle:
             state = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118  # not a dict

@@ -55,7 +55,7 @@ class BatchPreparer:
 
 def epoch_permutation(size: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
     """The order of epoch `epoch`: a function of the seed and the epoch alone, so a resume replays it."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    generator = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2**63 - 1))  # any seed fits
     return torch.randperm(size, generator=generator).to(device)
 
 

@@ -109,7 +109,7 @@ class TrainData:
 
 def stratified_holdout(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(train indices, validation indices): `fraction` of each class, drawn with the run's seed."""
-    generator = torch.Generator().manual_seed(seed + 7919)
+    generator = torch.Generator().manual_seed((seed + 7919) % (2**63 - 1))
     keep, hold = [], []
     for label in torch.unique(labels):
         members = torch.nonzero(labels == label).flatten()

@@ -8,6 +8,7 @@ TrainResult. Under torchrun every process calls this; rank 0 alone writes files 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from cnncli.core.errors import NotFound, UsageError
 from cnncli.core.metadata import ArchitectureInfo
 from cnncli.core.nn.build import build_model
 from cnncli.core.progress import NULL_REPORTER, Reporter
+from cnncli.core.shapes import analyse
 from cnncli.core.shapes_query import resolve_model
 from cnncli.core.train_config import TrainConfig, read_config_file
 from cnncli.core.training import distributed
@@ -29,6 +31,7 @@ from cnncli.core.training.data import TrainData, load_train_data
 from cnncli.core.training.device import amp_dtype, resolve_device, set_threads
 from cnncli.core.training.distributed import World
 from cnncli.core.training.loop import StopFlag, Trainer
+from cnncli.core.training.memory import check_fits
 from cnncli.core.training.outputs import RunWriter
 
 # what --resume may change: where and how long it runs, never what it computes
@@ -119,11 +122,17 @@ def _run_dir(request: TrainRequest, config: TrainConfig, world: World, device: t
     return Path(distributed.broadcast_text(path, world, device))
 
 
-def _build(config: TrainConfig, data: TrainData, device: torch.device) -> tuple[nn.Module, ArchitectureInfo]:
+def _build(
+    config: TrainConfig, data: TrainData, device: torch.device, world: World
+) -> tuple[nn.Module, ArchitectureInfo]:
     resolved = resolve_model(config.model)
     info = data.info
+    input_shape = (info.channels, info.height, info.width)
+    # the analysis first: a network that cannot fit is refused before a weight is allocated
+    report = analyse(resolved.layers, input_shape, info.num_classes, resolved.spec)
+    check_fits(report, config.batch_size // world.size, device)
     torch.manual_seed(config.seed)  # the initial weights follow from the seed
-    model = build_model(resolved.layers, (info.channels, info.height, info.width), info.num_classes, resolved.spec)
+    model = build_model(resolved.layers, input_shape, info.num_classes, resolved.spec)
     model = model.to(device=device, memory_format=torch.channels_last)
     return model, ArchitectureInfo(resolved.spec, resolved.name)
 
@@ -161,51 +170,56 @@ def _train(
     stop: StopFlag,
 ) -> TrainResult:
     run_dir = _run_dir(request, config, world, device)
-    data = load_train_data(config, device, world, progress)
-    model, architecture = _build(config, data, device)
-    optimizer = _optimizer(config, model)
-    state = TrainingState()
-    if request.resume is not None:
-        state = load_state(run_dir / runs.STATE, model, optimizer)
-    writer = RunWriter(run_dir, config, architecture, data.info) if world.main else None
-    if writer:
-        writer.write_config()
-        writer.write_metrics(state.history)  # the state's history is the truth after a crash
-    network = model
-    if config.compile:
-        network = torch.compile(network)  # type: ignore[assignment]
-    if world.distributed:
-        network = nn.parallel.DistributedDataParallel(
-            network, device_ids=[device.index] if device.type == "cuda" else None
-        )
-
-    def checkpoint(current: TrainingState) -> None:
+    with contextlib.ExitStack() as held:
+        if world.main:  # one trainer per run folder; what a killed one left half-written is swept
+            held.enter_context(runs.claim(run_dir, sweep=request.resume is not None))
+        data = load_train_data(config, device, world, progress)
+        model, architecture = _build(config, data, device, world)
+        optimizer = _optimizer(config, model)
+        state = TrainingState()
+        if request.resume is not None:
+            state = load_state(run_dir / runs.STATE, model, optimizer)
+        writer = RunWriter(run_dir, config, architecture, data.info) if world.main else None
         if writer:
+            writer.write_config()
+            writer.write_metrics(state.history)  # the state's history is the truth after a crash
+        network = model
+        if config.compile:
+            network = torch.compile(network)  # type: ignore[assignment]
+        if world.distributed:
+            network = nn.parallel.DistributedDataParallel(
+                network, device_ids=[device.index] if device.type == "cuda" else None
+            )
+
+        def checkpoint(current: TrainingState) -> None:
+            if writer:
+                writer.save_state(model, optimizer, current)
+
+        def end_of_epoch(current: TrainingState, row: dict[str, Any]) -> None:
+            if not writer:
+                return
+            metrics = {k: v for k, v in row.items() if k != "improved"}
+            # the models first, then the state (the commit: a resume starts from it and rewrites metrics.jsonl from
+            # its history), then metrics.jsonl: a kill between two of these loses nothing the state has
+            writer.save_model(runs.LAST, model, metrics)
+            if row["improved"]:
+                writer.save_model(runs.BEST, model, metrics)
             writer.save_state(model, optimizer, current)
+            writer.write_metrics(current.history)
+            writer.plot(current.history)
 
-    def end_of_epoch(current: TrainingState, row: dict[str, Any]) -> None:
-        if not writer:
-            return
-        metrics = {k: v for k, v in row.items() if k != "improved"}
-        writer.write_metrics(current.history)
-        writer.save_model(runs.LAST, model, metrics)
-        if row["improved"]:
-            writer.save_model(runs.BEST, model, metrics)
-        writer.save_state(model, optimizer, current)
-        writer.plot(current.history)
-
-    trainer = Trainer(
-        config, world, device, amp, network, optimizer, data, state, progress, stop, checkpoint, end_of_epoch
-    )
-    reason = trainer.run(run_hint=f"resume with: cnn train --resume {run_dir}")
-    final = state.history[-1] if state.history else {}
-    if reason in ("max_steps", "max_time") and state.step_in_epoch and world.main:
-        final = _final_scores(trainer, state)
-        if writer:
-            writer.save_model(runs.LAST, model, final)
-            if not (run_dir / runs.BEST).exists():
-                writer.save_model(runs.BEST, model, final)
-    return _result(run_dir, config, state, reason, final, device, amp)
+        trainer = Trainer(
+            config, world, device, amp, network, optimizer, data, state, progress, stop, checkpoint, end_of_epoch
+        )
+        reason = trainer.run(run_hint=f"resume with: cnn train --resume {run_dir}")
+        final = state.history[-1] if state.history else {}
+        if reason in ("max_steps", "max_time") and state.step_in_epoch and world.main:
+            final = _final_scores(trainer, state)
+            if writer:
+                writer.save_model(runs.LAST, model, final)
+                if not (run_dir / runs.BEST).exists():
+                    writer.save_model(runs.BEST, model, final)
+        return _result(run_dir, config, state, reason, final, device, amp)
 
 
 def _final_scores(trainer: Trainer, state: TrainingState) -> dict[str, Any]:
