@@ -74,6 +74,10 @@ def evaluate(
         from cnncli.core.inference.plot import require_matplotlib
 
         require_matplotlib()
+    if errors is not None:
+        from cnncli.core.inference.gallery import prepare_gallery_folder
+
+        prepare_gallery_folder(errors)
     request = EvalRequest(
         model=model,
         dataset=dataset,

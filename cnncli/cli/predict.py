@@ -69,7 +69,7 @@ def predict(
             min=0,
             metavar="N",
             show_default=False,
-            help="Decoding processes (default: one per core, at most 8; 0: decode in this one).",
+            help="Decoding processes, 0 to 64 (default: one per core, at most 8; 0: decode in this one).",
         ),
     ] = None,
     device: Annotated[str, Opt("--device", metavar="auto|cpu|cuda|cuda:N|mps", help="Where to run it.")] = "auto",

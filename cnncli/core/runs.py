@@ -126,6 +126,8 @@ def resolve_model_file(target: str | None, out: str | Path = "runs") -> Path:
     """A model file from: nothing (the latest run's best), a run folder, or a .safetensors file."""
     if target is None:
         return _model_in(latest_run(out))
+    if not target.strip():  # Path("") is the current folder, which is not what an empty name asks for
+        raise UsageError("the model name is empty", "give a .safetensors file or a folder under runs/")
     path = Path(target)
     if path.is_dir():
         return _model_in(path)

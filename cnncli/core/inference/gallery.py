@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from cnncli.core.atomic import atomic_write_bytes
+from cnncli.core.atomic import atomic_write_bytes, write_error
+from cnncli.core.errors import UsageError
 from cnncli.core.inference.evaluation import WrongImage
 
 CONTACT_SHEET = "contact-sheet.png"
@@ -58,6 +59,19 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def prepare_gallery_folder(folder: Path) -> Path:
+    """Create the --errors folder before any work is done, so that a wrong path fails in a second rather
+    than after the whole evaluation."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--errors {folder} is a file, not a folder", "name a folder (it is created if need be)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(folder, exc) from exc
+    return folder
 
 
 def write_gallery(folder: Path, wrong: Sequence[WrongImage], classes: Sequence[str]) -> Gallery:

@@ -50,6 +50,9 @@ def _expand(name: str, recursive: bool, stdin: bytes | None) -> Iterator[Input]:
     if name == STDIN:
         yield ImageSource(STDIN, data=stdin if stdin is not None else b"")
         return
+    if not name.strip():  # Path("") is the current folder: an empty name must not mean "everything here"
+        yield MissingInput(name, "an empty name")
+        return
     path = Path(name).expanduser()
     if path.is_dir():
         yield from _folder(path, recursive)

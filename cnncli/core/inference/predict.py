@@ -28,7 +28,8 @@ from cnncli.core.inference.model import InferenceModel
 from cnncli.core.inference.prepare import PrepareOptions, Recipe, recipe_for
 from cnncli.core.progress import NULL_REPORTER, Reporter
 
-MAX_WORKERS = 8
+MAX_WORKERS = 8  # the default's ceiling: past it, decoding outruns the network anyway
+WORKER_LIMIT = 64  # what --workers accepts: each worker is a process with its own copy of torch
 FEW_INPUTS = 64  # fewer inputs than this are prepared in this process: no workers to start
 
 
@@ -45,8 +46,11 @@ class PredictSettings:
             raise UsageError(f"--top-k must be at least 1, not {self.top_k}")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
-        if self.workers is not None and self.workers < 0:
-            raise UsageError(f"--workers must be at least 0, not {self.workers}")
+        if self.workers is not None and not 0 <= self.workers <= WORKER_LIMIT:
+            raise UsageError(
+                f"--workers must be from 0 to {WORKER_LIMIT}, not {self.workers}",
+                "each worker is a process of its own; the default is one per core",
+            )
         return self
 
 
@@ -84,7 +88,9 @@ class Predictor:
         inputs = list(inputs)
         refuse_bombs()
         task = progress.start("predicting", total=len(inputs), unit="img")
-        workers = self._workers(len(inputs))
+        # a batch larger than the inputs is the same batch (and Python's islice refuses sizes past 2**63)
+        batch_size = max(1, min(self.settings.batch_size, len(inputs)))
+        workers = min(self._workers(len(inputs)), -(-len(inputs) // batch_size))  # no worker without a batch
         threads = torch.get_num_threads()
         if self.model.device.type == "cpu" and workers:
             # the cores are shared between the decoding workers and the network. Left at all cores,
@@ -92,14 +98,14 @@ class Predictor:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) - workers))
         loader = DataLoader(
             _PreparedInputs(inputs, self.recipe),
-            batch_size=self.settings.batch_size,
+            batch_size=batch_size,
             num_workers=workers,
             collate_fn=list,  # arrays and Failures side by side: stacked later, once the failures are out
             worker_init_fn=_start_worker,
         )
         failed = 0
         try:
-            for start, prepared in zip(itertools.count(0, self.settings.batch_size), loader, strict=False):
+            for start, prepared in zip(itertools.count(0, batch_size), loader, strict=False):
                 outcomes = self._classify(inputs[start : start + len(prepared)], prepared)
                 failed += sum(isinstance(o, Failure) for o in outcomes)
                 yield from outcomes
