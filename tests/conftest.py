@@ -16,7 +16,18 @@ from typer.testing import CliRunner
 from cnncli.cli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = (REPO.parent / "shared" / "datasets").resolve()
+
+
+def _shared_datasets() -> Path:
+    """The real MNIST files: $CNN_TEST_DATASETS, else shared/datasets beside the checkout (or beside the
+    folder it was cloned into, for a clone made elsewhere on the same machine)."""
+    if os.environ.get("CNN_TEST_DATASETS"):
+        return Path(os.environ["CNN_TEST_DATASETS"]).resolve()
+    candidates = [REPO.parent / "shared" / "datasets", Path("/work/shared/datasets")]
+    return next((c.resolve() for c in candidates if (c / "mnist").is_dir()), candidates[0].resolve())
+
+
+SHARED_DATASETS = _shared_datasets()
 
 
 @dataclass
