@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from cnncli.core import runs
@@ -54,6 +56,31 @@ def test_a_run_leaves_models_metrics_state_and_latest(cnn, tmp_path):
     assert config["epochs"] == 2 and config["model"] == "tiny"
     # nothing was printed on stdout but the JSON
     assert run.stdout.strip().startswith("{") and run.stdout.strip().endswith("}")
+    # the test extra installs matplotlib, so curves.png is drawn: loss and accuracy side by side (10 x 4 in at 100 dpi)
+    assert importlib.util.find_spec("matplotlib"), "the test extra installs matplotlib"
+    with Image.open(folder / runs.CURVES) as curves:
+        assert curves.format == "PNG" and curves.size == (1000, 400)
+        assert len(curves.convert("RGB").getcolors(maxcolors=1 << 16) or ()) > 20  # lines and labels, not a blank page
+
+
+def test_without_matplotlib_a_run_completes_and_draws_no_curves(cnn, tmp_path):
+    blocker = tmp_path / "blocker" / "matplotlib"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('matplotlib is blocked for this test')\n")
+    run = cnn(
+        "train",
+        *QUICK,
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "runs"),
+        "--json",
+        env={"PYTHONPATH": str(blocker.parent)},
+        timeout=300,
+    )
+    assert run.exit_code == 0, run.stderr
+    folder = Path(run.json()["run"])
+    assert (folder / runs.BEST).is_file() and not (folder / runs.CURVES).exists()
 
 
 def test_a_second_run_gets_a_new_folder_and_a_named_one_is_never_overwritten(cnn, tmp_path):
