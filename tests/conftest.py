@@ -85,6 +85,15 @@ def _private_data_dir(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def without_matplotlib(tmp_path) -> dict[str, str]:
+    """An environment for `cnn` in which importing matplotlib fails, as where the plot extra is not installed."""
+    blocker = tmp_path / "no-matplotlib" / "matplotlib"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('matplotlib is blocked for this test')\n")
+    return {"PYTHONPATH": str(blocker.parent)}
+
+
+@pytest.fixture
 def serve():
     """serve(folder) starts a real HTTP server on 127.0.0.1 for `folder` (see tests/servers.py)."""
     from tests.servers import DataServer

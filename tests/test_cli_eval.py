@@ -143,13 +143,8 @@ def test_plot_draws_the_confusion_matrix(cli, sample_model, tmp_path):
         assert figure.format == "PNG" and figure.width > 400
 
 
-def test_plot_without_matplotlib_is_a_clear_error_before_any_work(cnn, sample_model, tmp_path):
-    blocker = tmp_path / "blocker" / "matplotlib"
-    blocker.mkdir(parents=True)
-    (blocker / "__init__.py").write_text("raise ImportError('matplotlib is blocked for this test')\n")
-    run = cnn(
-        "eval", str(sample_model.model), "--plot", str(tmp_path / "c.png"), env={"PYTHONPATH": str(blocker.parent)}
-    )
+def test_plot_without_matplotlib_is_a_clear_error_before_any_work(cnn, sample_model, tmp_path, without_matplotlib):
+    run = cnn("eval", str(sample_model.model), "--plot", str(tmp_path / "c.png"), env=without_matplotlib)
     assert run.exit_code == ExitCode.USAGE
     assert "error: --plot needs matplotlib, which is not installed" in run.stderr
     assert "pip install 'cnncli[plot]'" in run.stderr and "evaluating" not in run.stderr

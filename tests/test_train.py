@@ -60,24 +60,12 @@ def test_a_run_leaves_models_metrics_state_and_latest(cnn, tmp_path):
     assert importlib.util.find_spec("matplotlib"), "the test extra installs matplotlib"
     with Image.open(folder / runs.CURVES) as curves:
         assert curves.format == "PNG" and curves.size == (1000, 400)
-        assert len(curves.convert("RGB").getcolors(maxcolors=1 << 16) or ()) > 20  # lines and labels, not a blank page
+        assert len(curves.convert("RGB").getcolors(maxcolors=1 << 24)) > 20  # lines and labels, not a blank page
 
 
-def test_without_matplotlib_a_run_completes_and_draws_no_curves(cnn, tmp_path):
-    blocker = tmp_path / "blocker" / "matplotlib"
-    blocker.mkdir(parents=True)
-    (blocker / "__init__.py").write_text("raise ImportError('matplotlib is blocked for this test')\n")
-    run = cnn(
-        "train",
-        *QUICK,
-        "--epochs",
-        "1",
-        "--out",
-        str(tmp_path / "runs"),
-        "--json",
-        env={"PYTHONPATH": str(blocker.parent)},
-        timeout=300,
-    )
+def test_without_matplotlib_a_run_completes_and_draws_no_curves(cnn, tmp_path, without_matplotlib):
+    args = ["--epochs", "1", "--out", str(tmp_path / "runs"), "--json"]
+    run = cnn("train", *QUICK, *args, env=without_matplotlib, timeout=300)
     assert run.exit_code == 0, run.stderr
     folder = Path(run.json()["run"])
     assert (folder / runs.BEST).is_file() and not (folder / runs.CURVES).exists()
