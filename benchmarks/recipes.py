@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from train_speed import FASTEST, TUTORIAL  # one definition of each, shared with the speed figures
+from train_speed import FASTEST, TUTORIAL, environment  # one definition of each, shared with the speed figures
 
 RECIPES: dict[str, list[str]] = {
     # the fastest command to 99.0% on MNIST: the small `fast` net, one epoch, a high peak rate (one-cycle),
@@ -39,17 +38,6 @@ RECIPES: dict[str, list[str]] = {
     # the tutorial's network and hyper-parameters, through cnn train (as train_speed.py runs it)
     "tutorial": [*TUTORIAL, "--epochs", "6"],
 }
-
-
-def environment() -> dict[str, object]:
-    import torch  # only to record the environment, after the arguments are parsed
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "processor": platform.processor() or platform.machine(),
-    }
 
 
 def run_once(name: str, seed: int, out: Path) -> dict[str, object]:
