@@ -47,7 +47,7 @@ def median_time(run: Callable[[], object], repeat: int, before: Callable[[], Non
 def ours(data_dir: Path, raw_dir: Path, repeat: int) -> tuple[float, float, float, torch.Tensor]:
     from cnncli.core.data import AcquireRequest, load_split
     from cnncli.core.data.acquire import acquire_dataset
-    from cnncli.core.datasets import CATALOG
+    from cnncli.core.data.catalog import CATALOG
 
     assert acquire_dataset(CATALOG["mnist"], AcquireRequest(data_dir, source=raw_dir)).ok
     prepared = data_dir / "mnist" / "train.safetensors"

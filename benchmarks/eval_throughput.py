@@ -83,8 +83,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from cnncli.core.data import AcquireRequest, acquire_dataset
-    from cnncli.core.datasets import CATALOG
-    from cnncli.core.nn.modelfile import load_model
+    from cnncli.core.data.catalog import CATALOG
+    from cnncli.core.modelfile.weights import load_model
 
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)

@@ -36,8 +36,8 @@ def write_images(raw_dir: Path, work: Path, folder: Path, count: int, photos: bo
     from PIL import Image
 
     from cnncli.core.data import AcquireRequest, acquire_dataset, load_split
-    from cnncli.core.datasets import CATALOG
-    from tests.photos import jpeg_bytes, photo_of
+    from cnncli.core.data.catalog import CATALOG
+    from tests.support.photos import jpeg_bytes, photo_of
 
     data_dir = work / "data"
     assert acquire_dataset(CATALOG["mnist"], AcquireRequest(data_dir, source=raw_dir)).ok

@@ -1,7 +1,7 @@
 """The README's training recipes, each run for several seeds: test accuracy and training seconds.
 
 Every recipe the README quotes a figure for is defined here, once, with the flags it adds to
-`cnn train` (everything else is the default recipe of cnncli/core/train_config.py). Each run prints a
+`cnn train` (everything else is the default recipe of cnncli/core/training/config.py). Each run prints a
 JSON line as it ends; each recipe then prints its median, min and max over the seeds, so a figure in the
 README can be traced to one command.
 

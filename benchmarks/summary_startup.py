@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from cnncli.core.architectures import ARCHITECTURES
-from cnncli.core.metadata import ArchitectureInfo, DatasetInfo, ModelMetadata, Preprocessing
+from cnncli.core.arch.builtins import ARCHITECTURES
+from cnncli.core.arch.cost import summarise
+from cnncli.core.modelfile.metadata import ArchitectureInfo, DatasetInfo, ModelMetadata, Preprocessing
+from cnncli.core.modelfile.weights import save_model
 from cnncli.core.nn.build import build_model
-from cnncli.core.nn.modelfile import save_model
-from cnncli.core.summary import summarise
 
 
 def _median_seconds(command: list[str], runs: int) -> float:

@@ -3,10 +3,10 @@
     python scripts/make_mnist_sample.py [MNIST_DIR] [OUT_DIR]
 
 MNIST_DIR holds the four IDX files (gzipped or not; default: ../shared/datasets/mnist beside the
-repository) and OUT_DIR receives the sample (default: cnncli/data/mnist-sample). It takes 200 training
+repository) and OUT_DIR receives the sample (default: cnncli/resources/mnist-sample). It takes 200 training
 and 50 test images of each digit, chosen with a fixed seed and kept in their original order, so the
 output is the same on every run; then it prints the sha256 and size of each decompressed file, the pins
-in cnncli/core/datasets.py. tests/test_mnist_sample.py regenerates the sample and compares.
+in cnncli/core/data/catalog.py. tests/core/data/test_mnist_sample.py regenerates the sample and compares.
 
 A script rather than a benchmark or a command: it is run by maintainers, once per change of the recipe.
 """
@@ -64,7 +64,7 @@ def make(source: Path, out: Path) -> dict[str, bytes]:
 
 def main(argv: list[str]) -> int:
     source = Path(argv[0]) if argv else REPO.parent / "shared" / "datasets" / "mnist"
-    out = Path(argv[1]) if len(argv) > 1 else REPO / "cnncli" / "data" / "mnist-sample"
+    out = Path(argv[1]) if len(argv) > 1 else REPO / "cnncli" / "resources" / "mnist-sample"
     for name, data in make(source, out).items():
         print(f"{name}  sha256:{hashlib.sha256(data).hexdigest()}  {len(data)}")
     return 0

@@ -30,6 +30,17 @@ def _shared_datasets() -> Path:
 SHARED_DATASETS = _shared_datasets()
 
 
+def require_shared(path: Path) -> None:
+    """Skip a test whose real dataset is not on this machine; in CI (CI=true) that is a failure instead,
+    so a CI that lost its copy of shared/ cannot pass by skipping every real-data test."""
+    if path.is_dir():
+        return
+    message = f"{path} is not on this machine"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message + " (CI=true: the real datasets are required)", pytrace=False)
+    pytest.skip(message)
+
+
 @dataclass
 class Run:
     exit_code: int
@@ -95,8 +106,8 @@ def without_matplotlib(tmp_path) -> dict[str, str]:
 
 @pytest.fixture
 def serve():
-    """serve(folder) starts a real HTTP server on 127.0.0.1 for `folder` (see tests/servers.py)."""
-    from tests.servers import DataServer
+    """serve(folder) starts a real HTTP server on 127.0.0.1 for `folder` (see tests/support/servers.py)."""
+    from tests.support.servers import DataServer
 
     servers = []
 
@@ -112,15 +123,14 @@ def serve():
 @pytest.fixture
 def shared_server(serve):
     """The real MNIST and Fashion-MNIST files of shared/datasets, served on 127.0.0.1."""
-    if not (SHARED_DATASETS / "mnist").is_dir():
-        pytest.skip(f"{SHARED_DATASETS} is not on this machine")
+    require_shared(SHARED_DATASETS / "mnist")
     return serve(SHARED_DATASETS)
 
 
 @pytest.fixture(scope="session")
 def mnist_model(tmp_path_factory, worker_id):
     """`fast` trained on MNIST for one epoch (about 99% on the test set), once for the whole session."""
-    from tests.models import shared_root, train_once
+    from tests.support.models import shared_root, train_once
 
     arguments = ["--model", "fast", "--epochs", "1", "--lr", "1.5e-2", "--no-augment"]
     return train_once(shared_root(tmp_path_factory, worker_id), "mnist-fast", "mnist", arguments)
@@ -129,7 +139,7 @@ def mnist_model(tmp_path_factory, worker_id):
 @pytest.fixture(scope="session")
 def sample_model(tmp_path_factory, worker_id):
     """`tiny` trained on the shipped mnist-sample in seconds, with a 10% validation split."""
-    from tests.models import shared_root, train_once
+    from tests.support.models import shared_root, train_once
 
     arguments = ["--model", "tiny", "--epochs", "3", "--batch-size", "100", "--val-split", "0.1", "--threads", "1"]
     return train_once(shared_root(tmp_path_factory, worker_id), "sample-tiny", "mnist-sample", arguments)

@@ -13,7 +13,7 @@ import typer
 
 from cnncli import __version__
 from cnncli.cli import download, predict, shapes, summary, train
-from cnncli.cli import eval as eval_command
+from cnncli.cli import evaluate as eval_command
 from cnncli.core.errors import ExitCode
 
 app = typer.Typer(

@@ -13,7 +13,7 @@ import typer
 from cnncli.cli.common import command
 from cnncli.cli.env import Env
 from cnncli.cli.render import table
-from cnncli.core.datasets import CATALOG, DataDir, folder_path, resolve_data_dir
+from cnncli.core.data.catalog import CATALOG, DataDir, folder_path, resolve_data_dir
 from cnncli.core.errors import NotFound, UsageError
 from cnncli.core.units import byte_size
 

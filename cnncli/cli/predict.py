@@ -183,7 +183,7 @@ def _table(env: Env, outcomes: list[Outcome], top_k: int) -> Any:
 
 
 def _show(env: Env, outcome: Outcome) -> None:
-    from cnncli.cli.art import block_art
+    from cnncli.cli.terminal_image import block_art
     from cnncli.core.inference.predict import Failure
 
     if isinstance(outcome, Failure) or outcome.seen is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnncli.cli.env import Env
-from cnncli.core.progress import NullReporter
+from cnncli.core.reporting import NullReporter
 from cnncli.core.units import byte_size
 
 

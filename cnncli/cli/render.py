@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cnncli.cli.env import Env
-from cnncli.core.shapes import ChainReport, Note, format_shape
+from cnncli.core.arch.shapes import ChainReport, Note, format_shape
 
 if TYPE_CHECKING:
     from rich.table import Table

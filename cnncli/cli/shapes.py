@@ -10,9 +10,7 @@ import typer
 from cnncli.cli.common import InputSizeOption, command
 from cnncli.cli.env import Env
 from cnncli.cli.render import notes_text, number, shape_path, table
-from cnncli.core.errors import UsageError
-from cnncli.core.shapes import AxisWorking, ChainReport, format_shape
-from cnncli.core.shapes_query import (
+from cnncli.core.arch.query import (
     ChainRequest,
     LayerRequest,
     LayerResult,
@@ -23,7 +21,9 @@ from cnncli.core.shapes_query import (
     parse_pair,
     single_layer,
 )
-from cnncli.core.spec import format_layer
+from cnncli.core.arch.shapes import AxisWorking, ChainReport, format_shape
+from cnncli.core.arch.spec import format_layer
+from cnncli.core.errors import UsageError
 
 
 class PoolKind(StrEnum):

@@ -13,9 +13,10 @@ import typer
 from cnncli.cli.common import InputSizeOption, command
 from cnncli.cli.env import Env
 from cnncli.cli.render import number, shape_path, table
-from cnncli.core.shapes import format_shape
-from cnncli.core.shapes_query import parse_input_shape
-from cnncli.core.summary import ACTIVATION_DTYPE, ModelSummary, SummaryRequest, SummaryResult, summarise_model
+from cnncli.core.arch.cost import ACTIVATION_DTYPE, ModelSummary
+from cnncli.core.arch.query import parse_input_shape
+from cnncli.core.arch.shapes import format_shape
+from cnncli.core.modelfile.summary import SummaryRequest, SummaryResult, summarise_model
 from cnncli.core.units import byte_size
 
 

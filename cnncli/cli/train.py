@@ -17,7 +17,7 @@ from cnncli.cli.env import Env
 from cnncli.cli.progress import reporter_for
 from cnncli.cli.render import table
 from cnncli.core.errors import UsageError
-from cnncli.core.train_config import TrainConfig, parse_duration, read_config_file
+from cnncli.core.training.config import TrainConfig, parse_duration, read_config_file
 
 # Every option defaults to None, meaning "not given": then the config file's value, else the default.
 Opt = typer.Option

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cnncli.core.data.acquire import AcquireRequest, acquire_all, acquire_dataset
+    from cnncli.core.data.catalog import DatasetInfo
     from cnncli.core.data.load import load_split
     from cnncli.core.data.split import Split
     from cnncli.core.data.store import survey
-    from cnncli.core.datasets import DatasetInfo
 
 _HOMES = {
     "load_split": "cnncli.core.data.load",
     "Split": "cnncli.core.data.split",
-    "DatasetInfo": "cnncli.core.datasets",
+    "DatasetInfo": "cnncli.core.data.catalog",
     "AcquireRequest": "cnncli.core.data.acquire",
     "acquire_dataset": "cnncli.core.data.acquire",
     "acquire_all": "cnncli.core.data.acquire",

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnncli.core.atomic import atomic_write_with
+from cnncli.core.data.catalog import DataFile, DatasetSpec, dataset_spec, resolve_mirrors
 from cnncli.core.data.content import digest_of, mismatch_detail
 from cnncli.core.data.fetch import Attempt, FetchPolicy, fetch
 from cnncli.core.data.store import dataset_folder, file_state, locate, record_verified
-from cnncli.core.datasets import DataFile, DatasetSpec, dataset_spec, resolve_mirrors
 from cnncli.core.errors import CnnError, DownloadError, IntegrityError, NotFound
-from cnncli.core.progress import NULL_REPORTER, Reporter
+from cnncli.core.reporting import NULL_REPORTER, Reporter
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from cnncli.core.atomic import atomic_write_with
-from cnncli.core.textformats import loads_json
+from cnncli.core.safe_parse import loads_json
 
 FORMAT = "cnn-prepared-1"
 

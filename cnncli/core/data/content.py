@@ -12,7 +12,7 @@ import hashlib
 import zlib
 from pathlib import Path
 
-from cnncli.core.datasets import DataFile
+from cnncli.core.data.catalog import DataFile
 from cnncli.core.errors import IntegrityError
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -24,11 +24,11 @@ from pathlib import Path
 
 from cnncli import __version__
 from cnncli.core.atomic import atomic_write_text, publish, write_error
+from cnncli.core.data.catalog import DataFile
 from cnncli.core.data.content import verify
-from cnncli.core.datasets import DataFile
 from cnncli.core.errors import IntegrityError
-from cnncli.core.progress import NULL_REPORTER, Reporter
-from cnncli.core.textformats import loads_json
+from cnncli.core.reporting import NULL_REPORTER, Reporter
+from cnncli.core.safe_parse import loads_json
 
 PART_SUFFIX = ".part"
 

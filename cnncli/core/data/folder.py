@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from cnncli.core.errors import BadInput, NotFound, UsageError
-from cnncli.core.progress import NULL_REPORTER, Reporter
+from cnncli.core.reporting import NULL_REPORTER, Reporter
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}

@@ -39,6 +39,15 @@ import torch
 
 from cnncli.core.data.acquire import AcquireRequest, acquire_dataset, failure
 from cnncli.core.data.cache import load_prepared, save_prepared
+from cnncli.core.data.catalog import (
+    SPLITS,
+    DataDir,
+    DatasetInfo,
+    DatasetSpec,
+    dataset_spec,
+    folder_path,
+    resolve_data_dir,
+)
 from cnncli.core.data.content import mismatch, read_verified
 from cnncli.core.data.folder import (
     FolderImages,
@@ -53,9 +62,8 @@ from cnncli.core.data.folder import (
 from cnncli.core.data.idx import cifar_split, idx_pair
 from cnncli.core.data.split import Split, channel_stats
 from cnncli.core.data.store import dataset_folder, file_state, locate
-from cnncli.core.datasets import SPLITS, DataDir, DatasetInfo, DatasetSpec, dataset_spec, folder_path, resolve_data_dir
 from cnncli.core.errors import NotFound, UsageError
-from cnncli.core.progress import NULL_REPORTER, Reporter
+from cnncli.core.reporting import NULL_REPORTER, Reporter
 from cnncli.core.units import byte_size
 
 STATS_SAMPLE = 1000  # images a streamed folder's mean and std are estimated from

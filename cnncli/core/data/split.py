@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from cnncli.core.datasets import DatasetInfo
+from cnncli.core.data.catalog import DatasetInfo
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,3 +51,16 @@ def channel_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[tuple[float,
     mean = total / count
     std = (squares / count - mean.square()).clamp_min(0).sqrt()
     return tuple(round(float(m), 4) for m in mean), tuple(round(float(s), 4) for s in std)
+
+
+def stratified_holdout(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train indices, validation indices): `fraction` of each class, drawn with the run's seed."""
+    generator = torch.Generator().manual_seed((seed + 7919) % (2**63 - 1))
+    keep, hold = [], []
+    for label in torch.unique(labels):
+        members = torch.nonzero(labels == label).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        count = round(fraction * len(members))
+        hold.append(members[:count])
+        keep.append(members[count:])
+    return torch.sort(torch.cat(keep)).values, torch.sort(torch.cat(hold)).values

@@ -15,14 +15,14 @@ from importlib import resources
 from pathlib import Path
 
 from cnncli.core.atomic import atomic_write_text
+from cnncli.core.data.catalog import CATALOG, SPLITS, DataFile, DatasetSpec
 from cnncli.core.data.content import digest_of
 from cnncli.core.data.fetch import PART_SUFFIX
-from cnncli.core.datasets import CATALOG, SPLITS, DataFile, DatasetSpec
 from cnncli.core.errors import CnnError
-from cnncli.core.textformats import loads_json
+from cnncli.core.safe_parse import loads_json
 
 STAMPS = ".verified.json"
-PACKAGE_DATA = "data"
+PACKAGE_DATA = "resources"
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cnncli.core.inference.evaluation import EvalRequest, EvalResult, WrongImage, evaluate_model
-    from cnncli.core.inference.gallery import Gallery, write_gallery
     from cnncli.core.inference.images import ImageError, ImageSource, read_picture
     from cnncli.core.inference.inputs import MissingInput, expand_inputs
     from cnncli.core.inference.metrics import ClassificationReport, classification_report
+    from cnncli.core.inference.mistakes import Gallery, write_gallery
     from cnncli.core.inference.model import InferenceModel, check_fits, open_model
     from cnncli.core.inference.plot import plot_confusion, require_matplotlib
     from cnncli.core.inference.predict import Failure, Prediction, Predictor, PredictSettings

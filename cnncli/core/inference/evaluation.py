@@ -25,17 +25,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Subset
 
 from cnncli.core.data import load_split
-from cnncli.core.data.split import Split
-from cnncli.core.datasets import DatasetInfo
+from cnncli.core.data.catalog import DatasetInfo
+from cnncli.core.data.split import Split, stratified_holdout
 from cnncli.core.errors import UsageError
 from cnncli.core.inference.metrics import ClassificationReport, classification_report
 from cnncli.core.inference.model import InferenceModel, check_fits, open_model
-from cnncli.core.progress import NULL_REPORTER, Reporter
-from cnncli.core.training.batches import Normaliser
-from cnncli.core.training.data import EVAL_BATCH, Batch, Source, StreamSource, TensorSource, stratified_holdout
+from cnncli.core.reporting import NULL_REPORTER, Reporter
+from cnncli.core.runtime.normalise import Normaliser
+from cnncli.core.runtime.sources import EVAL_BATCH, Batch, Source, source_for
 
 SPLITS = ("test", "train", "val")
 # On a CPU a batch whose activations stay in the caches runs about twice as fast as one of 1000 (the
@@ -103,7 +102,7 @@ def evaluate_model(request: EvalRequest, progress: Reporter = NULL_REPORTER) -> 
     model = open_model(request.model, request.device, request.runs_dir)
     split, chosen = _load(request, model, progress)
     check_fits(model, split.info)
-    source = _source(split, chosen, model.device)
+    source = source_for(split, chosen, model.device, workers=min(4, os.cpu_count() or 1))
     if len(source) == 0:
         raise UsageError(f"the {request.split} split of {split.info.name} holds no images")
     top_k = min(request.top_k, len(model.classes))
@@ -152,15 +151,6 @@ def _load(request: EvalRequest, model: InferenceModel, progress: Reporter) -> tu
     if request.split != "val":
         return split, None
     return split, stratified_holdout(split.labels, fraction, seed)[1]
-
-
-def _source(split: Split, chosen: torch.Tensor | None, device: torch.device) -> Source:
-    labels = split.labels if chosen is None else split.labels[chosen]
-    if split.images is not None:
-        images = split.images if chosen is None else split.images[chosen]
-        return TensorSource(images.to(device), labels.to(device))
-    dataset = split.dataset() if chosen is None else Subset(split.dataset(), chosen.tolist())
-    return StreamSource(dataset, labels, device, workers=min(4, os.cpu_count() or 1))
 
 
 @dataclass

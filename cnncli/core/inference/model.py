@@ -14,14 +14,14 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from cnncli.core import runs
-from cnncli.core.datasets import DatasetInfo
+from cnncli.core.data.catalog import DatasetInfo
 from cnncli.core.errors import BadInput
-from cnncli.core.metadata import ModelMetadata
+from cnncli.core.modelfile import runs
+from cnncli.core.modelfile.metadata import ModelMetadata
+from cnncli.core.modelfile.weights import load_model
 from cnncli.core.nn.build import ConvNet
-from cnncli.core.nn.modelfile import load_model
-from cnncli.core.training.batches import Normaliser
-from cnncli.core.training.device import resolve_device
+from cnncli.core.runtime.device import resolve_device
+from cnncli.core.runtime.normalise import Normaliser
 
 
 @dataclass(frozen=True)

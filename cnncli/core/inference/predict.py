@@ -26,7 +26,7 @@ from cnncli.core.inference.images import ImageError, read_picture, refuse_bombs
 from cnncli.core.inference.inputs import Input, MissingInput
 from cnncli.core.inference.model import InferenceModel
 from cnncli.core.inference.prepare import PrepareOptions, Recipe, recipe_for
-from cnncli.core.progress import NULL_REPORTER, Reporter
+from cnncli.core.reporting import NULL_REPORTER, Reporter
 
 MAX_WORKERS = 8  # the default's ceiling: past it, decoding outruns the network anyway
 WORKER_LIMIT = 64  # what --workers accepts: each worker is a process with its own copy of torch

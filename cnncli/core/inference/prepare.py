@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from cnncli.core.metadata import Preprocessing
+from cnncli.core.modelfile.metadata import Preprocessing
 
 MNIST_BOX = 20 / 28  # MNIST's digit box is 20 px of 28
 NOISE_DEVIATIONS = 3.0  # paper texture below this many noise deviations is paper

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cnncli.core.shapes import ChainReport, LayerReport, Shape, analyse
-from cnncli.core.spec import Activation, Conv, Layer, Linear, Pool, format_spec
+from cnncli.core.arch.shapes import ChainReport, LayerReport, Shape, analyse
+from cnncli.core.arch.spec import Activation, Conv, Layer, Linear, Pool, format_spec
 
 
 @dataclass(frozen=True)

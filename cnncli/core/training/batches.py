@@ -2,36 +2,16 @@
 
 The whole split lives on the training device as one uint8 tensor (N x C x H x W); an epoch is a seeded
 permutation; a batch is an index slice of it; the shift/flip/tilt augmentation and the normalisation
-run batched on the device. No DataLoader, no per-sample Python.
+run batched on the device, with no per-sample Python (an image folder too big for memory streams
+through a DataLoader instead: cnncli.core.runtime.sources.StreamSource).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
+from cnncli.core.runtime.normalise import Normaliser
 from cnncli.core.training.augment import AugmentPolicy, augment, random_affine
-
-
-class Normaliser:
-    """uint8 images -> float, (x/255 - mean) / std per channel, in channels-last layout for the convs."""
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float], device: torch.device) -> None:
-        std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        # one multiply-add per pixel: x * scale + shift
-        self.scale = 1.0 / (255.0 * std_t)
-        self.shift = -mean_t / std_t
-
-    @property
-    def background(self) -> torch.Tensor:
-        """What a 0 pixel becomes: the fill for pixels that augmentation brings in from outside."""
-        return self.shift
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        out = torch.addcmul(self.shift, images.float(), self.scale)
-        return out.contiguous(memory_format=torch.channels_last)
 
 
 class BatchPreparer:
@@ -62,12 +42,3 @@ def epoch_permutation(size: int, seed: int, epoch: int, device: torch.device) ->
 def step_seed(seed: int, step: int, rank: int = 0) -> int:
     """The seed of one optimizer step on one process: augmentation and dropout follow from it."""
     return (seed * 2_654_435_761 + step * 40_503 + rank * 9_973 + 1) % (2**63 - 1)
-
-
-def batch_indices(
-    permutation: torch.Tensor, step_in_epoch: int, batch_size: int, rank: int = 0, world_size: int = 1
-) -> torch.Tensor:
-    """This process's share of a global batch: slice `rank` of `world_size` equal slices."""
-    per_rank = batch_size // world_size
-    start = step_in_epoch * batch_size + rank * per_rank
-    return permutation[start : start + per_rank]

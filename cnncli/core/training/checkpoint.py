@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from cnncli.core.atomic import atomic_write_text, atomic_write_with
 from cnncli.core.errors import BadInput, NotFound
-from cnncli.core.textformats import loads_toml
+from cnncli.core.safe_parse import loads_toml
 
 STATE_FORMAT = 1
 META_KEY = "cnn.state.toml"

@@ -2,7 +2,7 @@
 
 `torchrun --nproc-per-node N -m cnncli train ...` sets RANK, WORLD_SIZE and LOCAL_RANK for each
 process; `cnn train --nproc N` starts exactly that. Every process holds the whole split, takes its own
-slice of each global batch (see batches.batch_indices), and DDP averages the gradients, so N processes
+slice of each global batch (see runtime.sources.batch_indices), and DDP averages the gradients, so N processes
 follow the path of one process with the same global batch. Only rank 0 writes files and shows progress.
 """
 

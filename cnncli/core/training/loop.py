@@ -19,14 +19,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnncli.core.errors import Interrupted, Terminated, TrainingDiverged
-from cnncli.core.progress import Reporter
-from cnncli.core.schedule import lr_multiplier
-from cnncli.core.train_config import TrainConfig
+from cnncli.core.reporting import Reporter
 from cnncli.core.training.batches import BatchPreparer, epoch_permutation, step_seed
 from cnncli.core.training.checkpoint import TrainingState
+from cnncli.core.training.config import TrainConfig
 from cnncli.core.training.data import TrainData
 from cnncli.core.training.distributed import World, any_rank
-from cnncli.core.training.evaluate import Score, autocast, evaluate
+from cnncli.core.training.schedule import lr_multiplier
+from cnncli.core.training.scoring import Score, autocast, evaluate
 
 
 class StopFlag:
@@ -142,7 +142,7 @@ class Trainer:
         state, config = self.state, self.config
         permutation = epoch_permutation(len(self.data.train), config.seed, state.epoch, self.device)
         batches = self.data.train.epoch_batches(
-            permutation, state.step_in_epoch, self.steps_per_epoch, config.batch_size, self.world
+            permutation, state.step_in_epoch, self.steps_per_epoch, config.batch_size, self.world.rank, self.world.size
         )
         totals = StepTotals.zero(self.device)
         step_task = self.progress.start(

@@ -12,9 +12,9 @@ import os
 
 import torch
 
+from cnncli.core.arch.cost import summarise
+from cnncli.core.arch.shapes import ChainReport
 from cnncli.core.errors import UsageError
-from cnncli.core.shapes import ChainReport
-from cnncli.core.summary import summarise
 from cnncli.core.units import byte_size
 
 COPIES = 4  # weights, gradients and the two moments of Adam (SGD keeps fewer)

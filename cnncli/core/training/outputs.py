@@ -15,14 +15,14 @@ import tomli_w
 import torch
 from torch import nn
 
-from cnncli.core import runs
 from cnncli.core.atomic import atomic_write_text, atomic_write_with
-from cnncli.core.datasets import DatasetInfo
-from cnncli.core.metadata import ArchitectureInfo, ModelMetadata, Preprocessing
-from cnncli.core.metadata import DatasetInfo as DatasetRecord
-from cnncli.core.nn.modelfile import save_model
-from cnncli.core.train_config import TrainConfig
+from cnncli.core.data.catalog import DatasetInfo
+from cnncli.core.modelfile import runs
+from cnncli.core.modelfile.metadata import ArchitectureInfo, ModelMetadata, Preprocessing
+from cnncli.core.modelfile.metadata import DatasetInfo as DatasetRecord
+from cnncli.core.modelfile.weights import save_model
 from cnncli.core.training.checkpoint import TrainingState, save_state
+from cnncli.core.training.config import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnncli.core import runs
+from cnncli.core.arch.query import resolve_model
+from cnncli.core.arch.shapes import analyse
 from cnncli.core.errors import NotFound, UsageError
-from cnncli.core.metadata import ArchitectureInfo
+from cnncli.core.modelfile import runs
+from cnncli.core.modelfile.metadata import ArchitectureInfo
 from cnncli.core.nn.build import build_model
-from cnncli.core.progress import NULL_REPORTER, Reporter
-from cnncli.core.shapes import analyse
-from cnncli.core.shapes_query import resolve_model
-from cnncli.core.train_config import TrainConfig, read_config_file
+from cnncli.core.reporting import NULL_REPORTER, Reporter
+from cnncli.core.runtime.device import amp_dtype, resolve_device, set_threads
 from cnncli.core.training import distributed
 from cnncli.core.training.checkpoint import TrainingState, load_state
+from cnncli.core.training.config import TrainConfig, read_config_file
 from cnncli.core.training.data import TrainData, load_train_data
-from cnncli.core.training.device import amp_dtype, resolve_device, set_threads
 from cnncli.core.training.distributed import World
 from cnncli.core.training.loop import StopFlag, Trainer
 from cnncli.core.training.memory import check_fits

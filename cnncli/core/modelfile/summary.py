@@ -1,0 +1,85 @@
+"""What `cnn summary` asks the core: a built-in architecture, a spec or a model file, with its costs.
+
+A model file contributes only its header, so summarising one reads no weights and imports no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnncli.core.arch.builtins import ARCHITECTURES, resolve_model
+from cnncli.core.arch.cost import ModelSummary, summarise
+from cnncli.core.arch.modules import expected_tensors
+from cnncli.core.arch.shapes import Shape, analyse
+from cnncli.core.errors import UsageError
+from cnncli.core.modelfile.header import SUFFIX, ModelHeader, match_tensors, read_model_header, sidecar_path
+
+# ---------------------------------------------------------------------------------------------
+# The request: a built-in name, a spec string or a model file
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryRequest:
+    model: str  # a built-in name, a spec string, or a path to a .safetensors model file
+    input_shape: Shape | None = None  # None: the architecture's own (a file: its metadata's)
+    num_classes: int | None = None  # None: 10 (a file: its metadata's)
+    batch_size: int = 1
+    depth: int | None = None
+
+
+@dataclass(frozen=True)
+class SummaryResult:
+    source: str  # "builtin", "spec" or "file"
+    name: str | None  # the built-in architecture's name, if any
+    description: str
+    summary: ModelSummary
+    header: ModelHeader | None = None  # a model file's metadata and tensor index
+    notes: tuple[str, ...] = ()
+
+
+def is_model_file(text: str) -> bool:
+    """A path rather than an architecture: it ends in .safetensors or names something on disk."""
+    if not text.strip():
+        return False  # an empty spec, not the current folder
+    if text.strip().endswith(SUFFIX):
+        return True
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):  # a long spec is too long a file name; a NUL byte cannot be one
+        return False
+
+
+def summarise_model(request: SummaryRequest) -> SummaryResult:
+    if is_model_file(request.model) and not _is_builtin(request.model):
+        return _summarise_file(request)
+    model = resolve_model(request.model)
+    report = analyse(model.layers, request.input_shape or model.input_shape, request.num_classes or 10, model.spec)
+    source = "builtin" if model.name else "spec"
+    return SummaryResult(source, model.name, model.description, summarise(report, request.batch_size, request.depth))
+
+
+def _is_builtin(text: str) -> bool:
+    return text.strip() in ARCHITECTURES
+
+
+def _summarise_file(request: SummaryRequest) -> SummaryResult:
+    if request.input_shape is not None or request.num_classes is not None:
+        raise UsageError(
+            "a model file has its own input shape and classes", "drop --input and --classes for a model file"
+        )
+    header = read_model_header(request.model)
+    metadata = header.metadata
+    report = metadata.analyse()
+    # the header alone says whether the weights fit the architecture: no need to read them
+    match_tensors(header.path, {n: (e.shape, e.dtype) for n, e in header.tensors.items()}, expected_tensors(report))
+    notes = []
+    sidecar = sidecar_path(header.path)
+    try:
+        if sidecar.is_file() and sidecar.read_text(encoding="utf-8") != header.toml:
+            notes.append(f"{sidecar.name} differs from the metadata inside the model file, which is the one cnn uses")
+    except (OSError, UnicodeDecodeError):
+        pass  # the sidecar is for people; an unreadable one changes nothing
+    name = metadata.architecture.name
+    return SummaryResult("file", name, "", summarise(report, request.batch_size, request.depth), header, tuple(notes))
