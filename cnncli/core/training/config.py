@@ -44,7 +44,7 @@ class TrainConfig:
     batch_size: int = 256  # images per optimizer step (the global batch, across all processes)
     optimizer: str = "adamw"  # adam, adamw or sgd (Nesterov momentum 0.9)
     lr: float = 8e-3  # the peak learning rate (sgd wants ~0.1 to 0.4)
-    schedule: str = "onecycle"  # onecycle, cosine, step or constant; per step, see core/schedule.py
+    schedule: str = "onecycle"  # onecycle, cosine, step or constant; per step, see training/schedule.py
     warmup: float = 0.2  # fraction of all steps spent rising to the peak (onecycle, cosine)
     weight_decay: float = 5e-4  # decoupled for adamw; never applied to biases and batch-norm weights
     label_smoothing: float = 0.1  # softens the targets: better calibrated, slightly more accurate
