@@ -21,6 +21,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib import metadata as importlib_metadata
 from typing import Any
 
@@ -111,8 +112,9 @@ class ArchitectureInfo:
     spec: str  # the spec string: the one truth the network is rebuilt from
     name: str | None = None  # the built-in name it came from, if any (for people; spec wins)
 
-    @property
+    @cached_property
     def layers(self) -> tuple[Layer, ...]:
+        """The spec parsed, once per metadata (a frozen dataclass: the cache never goes stale)."""
         return parse_spec(self.spec)
 
 
@@ -167,7 +169,14 @@ class ModelMetadata:
         return len(self.classes)
 
     def analyse(self) -> ChainReport:
-        """The pure analysis of the network described here; ShapeError if it cannot take its input."""
+        """The pure analysis of the network described here; ShapeError if it cannot take its input.
+
+        Worked out once: validating the metadata, checking a file's tensors and building the network all
+        use the same report."""
+        return self._report
+
+    @cached_property
+    def _report(self) -> ChainReport:
         arch = self.architecture
         return analyse(arch.layers, tuple(self.input_shape), self.num_classes, arch.spec)
 

@@ -33,7 +33,7 @@ from cnncli.core.modelfile.header import (
     sidecar_path,
 )
 from cnncli.core.modelfile.metadata import ModelMetadata
-from cnncli.core.nn.build import ConvNet, build_model
+from cnncli.core.nn.build import ConvNet, build_from_report
 from cnncli.core.runtime.device import resolve_device
 
 __all__ = ["LoadedModel", "build_from_metadata", "load_model", "read_model_header", "save_model"]
@@ -62,8 +62,7 @@ class LoadedModel:
 
 def build_from_metadata(metadata: ModelMetadata) -> ConvNet:
     """The network a model file describes, with fresh weights."""
-    arch = metadata.architecture
-    return build_model(arch.layers, metadata.input_shape, metadata.num_classes, arch.spec)
+    return build_from_report(metadata.analyse())
 
 
 def _state(model: nn.Module) -> dict[str, torch.Tensor]:

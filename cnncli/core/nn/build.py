@@ -125,6 +125,10 @@ def build_model(layers: tuple[Layer, ...], input_shape: Shape, num_classes: int,
     Raises ShapeError, naming the layer, when the layers cannot take that input.
     """
     spec = spec or format_spec(layers)
-    report = analyse(layers, tuple(input_shape), num_classes, spec)
-    config = ModelConfig(spec, tuple(input_shape), num_classes)
+    return build_from_report(analyse(layers, tuple(input_shape), num_classes, spec))
+
+
+def build_from_report(report: ChainReport) -> ConvNet:
+    """The network of an analysis already made (a model file's metadata holds one), with fresh weights."""
+    config = ModelConfig(report.spec, tuple(report.input_shape), report.num_classes)
     return ConvNet(modules_from_report(report), config, report)
