@@ -13,9 +13,9 @@ from cnncli.cli.progress import reporter_for
 from cnncli.cli.render import number, table
 
 if TYPE_CHECKING:
-    from cnncli.core.inference.evaluation import EvalResult
     from cnncli.core.inference.metrics import ClassificationReport
     from cnncli.core.inference.mistakes import Gallery
+    from cnncli.core.inference.results import EvalResult
 
 Opt = typer.Option
 

@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     from cnncli.core.inference.prepare import PrepareOptions, Recipe, recipe_for
 
 _HOMES = {
-    "EvalRequest": "evaluation",
-    "EvalResult": "evaluation",
-    "WrongImage": "evaluation",
+    "EvalRequest": "results",
+    "EvalResult": "results",
+    "WrongImage": "results",
     "evaluate_model": "evaluation",
     "Gallery": "gallery",
     "write_gallery": "gallery",

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from cnncli.core.atomic import atomic_write_bytes, write_error
 from cnncli.core.errors import UsageError
-from cnncli.core.inference.evaluation import WrongImage
+from cnncli.core.inference.results import WrongImage
 
 CONTACT_SHEET = "contact-sheet.png"
 TILE = 84  # px: the enlarged image on the sheet (28 px x 3)
