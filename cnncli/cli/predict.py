@@ -18,7 +18,7 @@ from cnncli.core.errors import BadInput, PartialFailure, UsageError
 
 if TYPE_CHECKING:
     from cnncli.core.inference.model import InferenceModel
-    from cnncli.core.inference.predict import Failure, Outcome
+    from cnncli.core.inference.pipeline import Failure, Outcome
 
 Opt = typer.Option
 
@@ -125,7 +125,7 @@ def _read_stdin(env: Env, limit: int) -> bytes:
 
 def outcome_document(outcome: Outcome) -> dict[str, Any]:
     """One image's JSON: {file, label, index, confidence, top_k} or {file, error} (schema in the README)."""
-    from cnncli.core.inference.predict import Failure
+    from cnncli.core.inference.pipeline import Failure
 
     if isinstance(outcome, Failure):
         return {"file": outcome.name, "error": outcome.error}
@@ -164,7 +164,7 @@ def _say_model(env: Env, loaded: InferenceModel, recipe: str) -> None:
 def _table(env: Env, outcomes: list[Outcome], top_k: int) -> Any:
     from rich.text import Text
 
-    from cnncli.core.inference.predict import Failure
+    from cnncli.core.inference.pipeline import Failure
 
     columns = ["file", "label", "confidence"] + (["top " + str(top_k)] if top_k > 1 else [])
     result = table(env, columns, [], right=(2,))
@@ -184,7 +184,7 @@ def _table(env: Env, outcomes: list[Outcome], top_k: int) -> Any:
 
 def _show(env: Env, outcome: Outcome) -> None:
     from cnncli.cli.terminal_image import block_art
-    from cnncli.core.inference.predict import Failure
+    from cnncli.core.inference.pipeline import Failure
 
     if isinstance(outcome, Failure) or outcome.seen is None:
         return

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnncli.core.data.acquire import AcquireRequest, acquire_dataset, failure
-from cnncli.core.data.catalog import DataDir, DatasetSpec
+from cnncli.core.data.catalog import DataDir, DatasetInfo, DatasetSpec, dataset_spec, folder_path, resolve_data_dir
 from cnncli.core.data.content import mismatch, read_verified
 from cnncli.core.data.idx import cifar_split, idx_pair
 from cnncli.core.data.store import dataset_folder, file_state, locate
-from cnncli.core.errors import NotFound
+from cnncli.core.errors import NotFound, UsageError
+from cnncli.core.reporting import NULL_REPORTER, Reporter
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,3 +61,27 @@ def ensure_present(spec, split, where: DataDir, download, offline, mirrors, prog
     error = failure([acquire_dataset(spec, request, progress)], request, where.describe())
     if error is not None:
         raise error
+
+
+def load_split_arrays(
+    name: str,
+    split: str,
+    data_dir=None,
+    download: bool = True,
+    offline: bool = False,
+    mirrors=None,
+    progress: Reporter = NULL_REPORTER,
+) -> tuple[DatasetInfo, np.ndarray, np.ndarray]:
+    """A built-in dataset's split as arrays, fetched first when allowed (load_split's rules, no cache).
+    Image folders are decoded with torch (folder.py): UsageError here."""
+    if folder_path(name) is not None:
+        raise UsageError(
+            f"{name}: an image folder is read through torch, not on the ONNX path",
+            "evaluate the .safetensors model on a folder",
+        )
+    spec = dataset_spec(name)
+    where = resolve_data_dir(data_dir)
+    if not spec.packaged:
+        ensure_present(spec, split, where, download and not offline, offline, mirrors, progress)
+    images, labels = read_split_arrays(spec, split, dataset_folder(spec, where.path))
+    return spec.info(), images, labels
