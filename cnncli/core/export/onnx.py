@@ -19,7 +19,6 @@ argmax must agree on every image and the logits within PARITY_TOLERANCE, else Ba
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -38,19 +37,21 @@ from cnncli import __version__
 from cnncli.core.atomic import atomic_write_bytes
 from cnncli.core.data.arrays import load_split_arrays
 from cnncli.core.errors import BadInput, CnnError, UsageError
+from cnncli.core.inference.engine import export_beside
 from cnncli.core.inference.model import InferenceModel, open_model
-from cnncli.core.inference.onnx_model import (
+from cnncli.core.inference.prepare import PrepareOptions, recipe_for
+from cnncli.core.modelfile import runs
+from cnncli.core.modelfile.metadata import ModelMetadata
+from cnncli.core.modelfile.onnxfile import (
     INPUT,
     METADATA_KEY,
     OUTPUT,
     SHA256_KEY,
+    file_sha256,
     is_onnx,
     open_onnx,
     session_options,
 )
-from cnncli.core.inference.prepare import PrepareOptions, recipe_for
-from cnncli.core.modelfile import runs
-from cnncli.core.modelfile.metadata import ModelMetadata
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 
 OPSET = 18  # the dynamo exporter's own default on torch 2.14; ONNX Runtime 1.22+ runs it
@@ -84,19 +85,6 @@ class ExportReport:
     seconds: float
 
 
-def onnx_path_for(model_file: Path) -> Path:
-    """Where the export of a model file goes by default, and where predict looks: NAME.onnx beside it."""
-    return model_file.with_suffix(".onnx")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def export_model(
     target: str | None,
     output: str | os.PathLike[str] | None = None,
@@ -108,7 +96,7 @@ def export_model(
     source = runs.resolve_model_file(target, runs_dir)
     if is_onnx(source):
         raise UsageError(f"{source} is already an ONNX model", "export the .safetensors model it came from")
-    path = Path(output) if output is not None else onnx_path_for(source)
+    path = Path(output) if output is not None else export_beside(source)
     if path.suffix.lower() != ".onnx":
         raise UsageError(f"the output {path} should end in .onnx")
     sha256 = file_sha256(source)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from cnncli.core.data.catalog import DatasetInfo
-from cnncli.core.errors import UsageError
+from cnncli.core.errors import BadInput, UsageError
 from cnncli.core.inference.metrics import ClassificationReport
+from cnncli.core.modelfile.metadata import ModelMetadata
 
 SPLITS = ("test", "train", "val")
 # On a CPU a batch whose activations stay in the caches runs about twice as fast as one of 1000 (the
@@ -72,3 +73,20 @@ class EvalResult:
     @property
     def images_per_second(self) -> float:
         return self.count / self.seconds if self.seconds > 0 else 0.0
+
+
+def describe_input(channels: int, height: int, width: int, classes: tuple[str, ...]) -> str:
+    shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+    return f"{channels}x{height}x{width} images of {len(classes)} classes ({shown})"
+
+
+def check_dataset_fits(path: Path, meta: ModelMetadata, info: DatasetInfo) -> None:
+    """The dataset must have the model's image shape and exactly its classes, in its order."""
+    wanted = (*meta.input_shape, meta.classes)
+    found = (info.channels, info.height, info.width, tuple(info.classes))
+    if wanted == found:
+        return
+    raise BadInput(
+        f"model {path} takes {describe_input(*wanted)}, but dataset {info.name} has {describe_input(*found)}",
+        f"evaluate it on the dataset it was trained on ({meta.dataset.name}), or one with the same images and classes",
+    )

@@ -17,6 +17,7 @@ us may be anything; each fault is a one-line BadInput, found before anything is 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,15 @@ class OnnxModel:
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(images, dtype=np.uint8)})[0]
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks (an export records its source's; predict compares)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def is_onnx(path: str | os.PathLike[str]) -> bool:
@@ -114,11 +124,10 @@ def _check_signature(path: Path, session: ort.InferenceSession, metadata: ModelM
     shape, kind = inputs[0].shape, inputs[0].type
     if kind != "tensor(uint8)" or len(shape) != 4 or not all(isinstance(d, int) and d >= 1 for d in shape[1:]):
         raise _bad(path, f"its input is {kind} {shape}; expected uint8 [batch, channels, height, width]")
-    values = int(np.prod(np.array(shape[1:], dtype=np.int64), dtype=np.int64))
-    if not 0 < values <= MAX_INPUT_VALUES or any(d > MAX_INPUT_VALUES for d in shape[1:]):
-        raise _bad(
-            path, f"its input claims {' x '.join(map(str, shape[1:]))} values per image, over {MAX_INPUT_VALUES:,}"
-        )
+    values = math.prod(shape[1:])  # Python integers: a claim of 10^30 cannot wrap around
+    if values > MAX_INPUT_VALUES:
+        claim = " x ".join(f"{d:,}" for d in shape[1:])
+        raise _bad(path, f"its input claims {claim} = {values:,} values per image, over {MAX_INPUT_VALUES:,}")
     if tuple(shape[1:]) != tuple(metadata.input_shape):
         raise _bad(path, f"its input is {shape[1:]} but its metadata says {list(metadata.input_shape)}")
     out_shape, out_kind = outputs[0].shape, outputs[0].type
