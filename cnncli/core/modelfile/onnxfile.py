@@ -18,6 +18,7 @@ us may be anything; each fault is a one-line BadInput, found before anything is 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
