@@ -15,18 +15,17 @@ from cnncli.core.errors import UsageError
 from cnncli.core.inference.metrics import classification_report
 from cnncli.core.inference.pipeline import softmax
 from cnncli.core.inference.results import CPU_BATCH, EvalRequest, EvalResult, WrongImage, check_dataset_fits
-from cnncli.core.modelfile.onnxfile import open_onnx
+from cnncli.core.modelfile.onnxfile import OnnxModel
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 
 
-def evaluate_onnx(request: EvalRequest, path, progress: Reporter = NULL_REPORTER) -> EvalResult:
+def evaluate_onnx(request: EvalRequest, model: OnnxModel, progress: Reporter = NULL_REPORTER) -> EvalResult:
     request.validate()
     if request.split == "val":
         raise UsageError(
             "--split val is drawn with torch; the ONNX path evaluates test and train",
             "evaluate the .safetensors model for the validation split",
         )
-    model = open_onnx(path)
     info, images, labels = load_split_arrays(
         request.dataset or model.metadata.dataset.name,
         request.split,
