@@ -52,7 +52,10 @@ class OnnxModel:
         return self.metadata.classes
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(images, dtype=np.uint8)})[0]
+        try:
+            return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(images, dtype=np.uint8)})[0]
+        except Exception as error:  # a graph that loads but cannot run (a damaged file): one line
+            raise _bad(self.path, f"the model failed to run ({_first_line(error)})") from None
 
 
 def file_sha256(path: Path) -> str:
@@ -105,7 +108,10 @@ def open_onnx(path: str | os.PathLike[str], threads: int | None = None) -> OnnxM
     props = dict(session.get_modelmeta().custom_metadata_map)
     if METADATA_KEY not in props:
         raise _bad(path, f"not a cnn export: its metadata has no {METADATA_KEY}")
-    metadata = ModelMetadata.from_toml(props[METADATA_KEY])
+    try:
+        metadata = ModelMetadata.from_toml(props[METADATA_KEY])
+    except BadInput as error:
+        raise _bad(path, error.message, error.hint) from None
     _check_signature(path, session, metadata)
     return OnnxModel(path, metadata, props, session)
 
