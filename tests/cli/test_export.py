@@ -147,3 +147,29 @@ def test_exporting_an_onnx_file_or_to_another_suffix_is_refused(cnn, sample_expo
     wrong = cnn("export", str(sample_export.model), "-o", str(tmp_path / "model.bin"))
     assert wrong.exit_code == ExitCode.USAGE
     assert not (tmp_path / "model.bin").exists()
+
+
+def _readme_snippet() -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## Export to ONNX", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_snippet_runs_with_onnxruntime_alone(cnn, sample_export, tmp_path, no_torch):
+    """The README's plain-Python snippet, as written, on an MNIST test digit: cnn's own answer."""
+    import subprocess
+    import sys
+
+    _, images, _ = load_split_arrays("mnist-sample", "test")
+    shutil.copy(sample_export.onnx, tmp_path / "model.onnx")
+    Image.fromarray(images[3, 0]).save(tmp_path / "digit.png")
+    script = tmp_path / "snippet.py"
+    script.write_text(_readme_snippet())
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env={**os.environ, **no_torch}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    label, confidence = done.stdout.split()
+    ours = cnn("predict", str(tmp_path / "digit.png"), "--model", str(tmp_path / "model.onnx"), "--raw", "--json")
+    assert ours.json()[0]["label"] == label
+    assert abs(ours.json()[0]["confidence"] - float(confidence)) < 1e-3
