@@ -105,6 +105,14 @@ def test_an_input_claiming_a_billion_pixels_is_refused_before_any_batch(tmp_path
     assert f"{MAX_INPUT_VALUES:,}" in message
 
 
+def test_a_weight_claiming_a_billion_values_is_refused_without_allocating_them(tmp_path, original):
+    model = _proto(original)
+    tensor = model.graph.initializer[0]
+    del tensor.dims[:]
+    tensor.dims.extend([1000, 1000, 1000])  # 4 GB of float32 claimed, a few hundred bytes held
+    _one_line_bad_input(_write(tmp_path, model))
+
+
 def _with_metadata(model: onnx.ModelProto, value: str | None) -> onnx.ModelProto:
     changed = onnx.ModelProto()
     changed.CopyFrom(model)
