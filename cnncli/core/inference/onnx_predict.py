@@ -21,6 +21,7 @@ from cnncli.core.modelfile.onnxfile import OnnxModel
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 
 CHUNK = 16  # images per task sent to a worker: fewer round trips, still even across workers
+WINDOW = 4096  # inputs handed to the pool at a time: map() submits all it is given, and a folder may hold millions
 
 
 class OnnxPredictor:
@@ -41,7 +42,7 @@ class OnnxPredictor:
         prepare = partial(prepare_input, recipe=self.recipe)
         failed, done = 0, 0
         with _pool(workers) as pool:
-            prepared = pool.map(prepare, inputs, chunksize=CHUNK) if pool else map(prepare, inputs)
+            prepared = _prepared(pool, prepare, inputs)
             while done < len(inputs):
                 batch = list(islice(prepared, batch_size))
                 outcomes = classify(
@@ -58,6 +59,12 @@ class OnnxPredictor:
                 progress.update(task, advance=len(batch))
         ok = len(inputs) - failed
         progress.finish(task, f"{ok:,} predicted" + (f", {failed:,} failed" if failed else ""), ok=not failed)
+
+
+def _prepared(pool: ProcessPoolExecutor | None, prepare, inputs: list[Input]) -> Iterator:
+    for start in range(0, len(inputs), WINDOW):
+        window = inputs[start : start + WINDOW]
+        yield from pool.map(prepare, window, chunksize=CHUNK) if pool else map(prepare, window)
 
 
 class _pool:
