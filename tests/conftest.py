@@ -143,3 +143,12 @@ def sample_model(tmp_path_factory, worker_id):
 
     arguments = ["--model", "tiny", "--epochs", "3", "--batch-size", "100", "--val-split", "0.1", "--threads", "1"]
     return train_once(shared_root(tmp_path_factory, worker_id), "sample-tiny", "mnist-sample", arguments)
+
+
+@pytest.fixture(scope="session")
+def sample_export(sample_model, tmp_path_factory, worker_id):
+    """sample_model's best model copied to a folder of its own and exported there (once per session), so
+    the other tests of sample_model keep running it on torch."""
+    from tests.support.models import export_once, shared_root
+
+    return export_once(shared_root(tmp_path_factory, worker_id), sample_model)

@@ -13,9 +13,9 @@ from cnncli.cli.progress import reporter_for
 from cnncli.cli.render import number, percent, table
 
 if TYPE_CHECKING:
-    from cnncli.core.inference.evaluation import EvalResult
     from cnncli.core.inference.metrics import ClassificationReport
     from cnncli.core.inference.mistakes import Gallery
+    from cnncli.core.inference.results import EvalRequest, EvalResult
 
 Opt = typer.Option
 
@@ -56,6 +56,10 @@ def evaluate(
     errors_count: Annotated[
         int, Opt("--errors-count", min=1, metavar="K", help="How many wrong images --errors writes.")
     ] = 25,
+    engine: Annotated[
+        str,
+        Opt("--engine", metavar="auto|torch|onnx", help="auto: ONNX Runtime for an .onnx file, else torch."),
+    ] = "auto",
     plot: Annotated[
         Path | None,
         Opt("--plot", metavar="FILE.png", show_default=False, help="Draw the confusion matrix (needs matplotlib)."),
@@ -68,7 +72,7 @@ def evaluate(
     cnn eval runs/base-mnist-1 --split val
     cnn eval model.safetensors --dataset mnist --errors wrong/ --plot confusion.png
     """
-    from cnncli.core.inference.evaluation import EvalRequest, evaluate_model
+    from cnncli.core.inference.results import EvalRequest
 
     if plot is not None:
         from cnncli.core.inference.plot import require_matplotlib
@@ -90,13 +94,37 @@ def evaluate(
         keep_wrong=errors_count if errors is not None else 0,
     ).validate()
     with reporter_for(env) as progress:
-        result = evaluate_model(request, progress)
+        result = _evaluate(env, request, engine, progress)
     gallery = _write_gallery(errors, result) if errors is not None else None
     plotted = _plot(plot, result) if plot is not None else None
     if env.json:
         env.emit_json(eval_document(result, gallery, plotted))
     elif env.show:
         _render(env, result, gallery, plotted)
+
+
+def _evaluate(env: Env, request: EvalRequest, engine: str, progress: Any) -> EvalResult:
+    """ONNX Runtime for an .onnx model (or --engine onnx: the export beside the model), torch otherwise.
+    Unlike predict, eval stays on torch by default: the pass over a split dwarfs torch's start-up."""
+    from cnncli.core.modelfile.onnxfile import is_onnx
+    from cnncli.core.modelfile.runs import resolve_model_file
+
+    if engine == "onnx" or (engine == "auto" and is_onnx(resolve_model_file(request.model, request.runs_dir))):
+        from cnncli.core.inference.engine import choose_engine
+        from cnncli.core.inference.onnx_eval import evaluate_onnx
+
+        choice = choose_engine(request.model, request.device, engine, request.runs_dir)
+        if choice.note and env.verbose:
+            env.say(choice.note)
+        assert choice.onnx_model is not None
+        return evaluate_onnx(request, choice.onnx_model, progress)
+    if engine not in ("auto", "torch"):
+        from cnncli.core.errors import UsageError
+
+        raise UsageError(f"unknown engine '{engine}'", "the engines are auto, torch and onnx")
+    from cnncli.core.inference.evaluation import evaluate_model
+
+    return evaluate_model(request, progress)
 
 
 def _write_gallery(folder: Path, result: EvalResult) -> Gallery:

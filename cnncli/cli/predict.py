@@ -18,7 +18,8 @@ from cnncli.core.errors import BadInput, PartialFailure, UsageError
 
 if TYPE_CHECKING:
     from cnncli.core.inference.model import InferenceModel
-    from cnncli.core.inference.predict import Failure, Outcome
+    from cnncli.core.inference.pipeline import Failure, Outcome
+    from cnncli.core.modelfile.onnxfile import OnnxModel
 
 Opt = typer.Option
 
@@ -73,6 +74,14 @@ def predict(
         ),
     ] = None,
     device: Annotated[str, Opt("--device", metavar="auto|cpu|cuda|cuda:N|mps", help="Where to run it.")] = "auto",
+    engine: Annotated[
+        str,
+        Opt(
+            "--engine",
+            metavar="auto|torch|onnx",
+            help="auto: ONNX Runtime for an .onnx file or an up-to-date export beside the model, else torch.",
+        ),
+    ] = "auto",
 ) -> None:
     """Classify images with a trained model, prepared the way its dataset was made.
 
@@ -84,18 +93,30 @@ def predict(
     """
     if env.json and jsonl:
         raise UsageError("--json and --jsonl are two ways to print the same thing: give one")
+    from cnncli.core.inference.engine import choose_engine
     from cnncli.core.inference.images import MAX_BYTES
     from cnncli.core.inference.inputs import STDIN, expand_inputs
-    from cnncli.core.inference.model import open_model
-    from cnncli.core.inference.predict import Failure, Predictor, PredictSettings
+    from cnncli.core.inference.pipeline import Failure, PredictSettings
     from cnncli.core.inference.prepare import PrepareOptions
 
     stdin = _read_stdin(env, MAX_BYTES) if STDIN in inputs else None
     items = expand_inputs(inputs, recursive, stdin)
-    loaded = open_model(model, device)
+    choice = choose_engine(model, device, engine)
+    if choice.note and env.verbose:
+        env.say(choice.note)
     options = PrepareOptions(invert=invert, clean=clean, crop=crop, center=center, raw=raw)
     settings = PredictSettings(top_k=top_k, batch_size=batch_size, workers=workers, options=options, keep_seen=show)
-    predictor = Predictor(loaded, settings)
+    if choice.onnx_model is not None:  # torch is never imported on this path
+        from cnncli.core.inference.onnx_predict import OnnxPredictor
+
+        loaded: Any = choice.onnx_model
+        predictor: Any = OnnxPredictor(choice.onnx_model, settings)
+    else:
+        from cnncli.core.inference.model import open_model
+        from cnncli.core.inference.predict import Predictor
+
+        loaded = open_model(str(choice.path), device)
+        predictor = Predictor(loaded, settings)
     if not (env.json or jsonl):
         _say_model(env, loaded, predictor.recipe.kind if not raw else "raw resize")
     kept, failed = [], []  # streamed lines are not kept: a folder may hold millions
@@ -125,7 +146,7 @@ def _read_stdin(env: Env, limit: int) -> bytes:
 
 def outcome_document(outcome: Outcome) -> dict[str, Any]:
     """One image's JSON: {file, label, index, confidence, top_k} or {file, error} (schema in the README)."""
-    from cnncli.core.inference.predict import Failure
+    from cnncli.core.inference.pipeline import Failure
 
     if isinstance(outcome, Failure):
         return {"file": outcome.name, "error": outcome.error}
@@ -155,16 +176,17 @@ def _failure_hint(failed: list[Failure]) -> str:
 # -- for people -------------------------------------------------------------------------------------
 
 
-def _say_model(env: Env, loaded: InferenceModel, recipe: str) -> None:
+def _say_model(env: Env, loaded: InferenceModel | OnnxModel, recipe: str) -> None:
     meta = loaded.metadata
     name = meta.architecture.name or "spec"
-    env.say(f"model: {loaded.path} ({name} on {meta.dataset.name}; preparing images: {recipe})")
+    engine = "ONNX Runtime" if str(loaded.path).endswith(".onnx") else "torch"
+    env.say(f"model: {loaded.path} ({name} on {meta.dataset.name}; {engine}; preparing images: {recipe})")
 
 
 def _table(env: Env, outcomes: list[Outcome], top_k: int) -> Any:
     from rich.text import Text
 
-    from cnncli.core.inference.predict import Failure
+    from cnncli.core.inference.pipeline import Failure
 
     columns = ["file", "label", "confidence"] + (["top " + str(top_k)] if top_k > 1 else [])
     result = table(env, columns, [], right=(2,))
@@ -184,7 +206,7 @@ def _table(env: Env, outcomes: list[Outcome], top_k: int) -> Any:
 
 def _show(env: Env, outcome: Outcome) -> None:
     from cnncli.cli.terminal_image import block_art
-    from cnncli.core.inference.predict import Failure
+    from cnncli.core.inference.pipeline import Failure
 
     if isinstance(outcome, Failure) or outcome.seen is None:
         return

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "torchvision", "PIL", "numpy")
+HEAVY = ("torch", "torchvision", "PIL", "numpy", "onnx", "onnxruntime")
 
 PROBE = """
 import runpy, sys

@@ -67,3 +67,26 @@ def make_present(dataset: str, data_dir: Path) -> None:
             "download", dataset, "--from", str(SHARED_DATASETS / dataset), "--data-dir", str(data_dir), "-q"
         )
     assert made.exit_code == 0, made.stderr
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    model: Path  # a copy of the trained model's .safetensors
+    onnx: Path  # its export, beside it
+    result: dict  # what `cnn export --json` said
+
+
+def export_once(root: Path, trained: TrainedModel) -> ExportedModel:
+    """`cnn export` of a copy of `trained`'s model, made once under `root` (a file lock, as train_once)."""
+    folder = root / f"{trained.run.name}-export"
+    with FileLock(str(root / f"{trained.run.name}-export.lock")):
+        done = folder / "export.json"
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            model = folder / "best.safetensors"
+            model.write_bytes(trained.model.read_bytes())
+            run = cnn_subprocess("export", str(model), "--json", timeout=600)
+            assert run.exit_code == 0, run.stderr
+            done.write_text(run.stdout)
+    result = json.loads(done.read_text())
+    return ExportedModel(folder / "best.safetensors", Path(result["onnx"]), result)

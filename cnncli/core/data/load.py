@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnncli.core.data.acquire import AcquireRequest, acquire_dataset, failure
+from cnncli.core.data.arrays import ensure_present, read_split_arrays
 from cnncli.core.data.cache import load_prepared, save_prepared
 from cnncli.core.data.catalog import (
     SPLITS,
@@ -48,7 +48,6 @@ from cnncli.core.data.catalog import (
     folder_path,
     resolve_data_dir,
 )
-from cnncli.core.data.content import mismatch, read_verified
 from cnncli.core.data.folder import (
     FolderImages,
     Geometry,
@@ -59,10 +58,9 @@ from cnncli.core.data.folder import (
     scan,
     split_indices,
 )
-from cnncli.core.data.idx import cifar_split, idx_pair
 from cnncli.core.data.split import Split, channel_stats
-from cnncli.core.data.store import FileStatus, dataset_folder, file_state, locate
-from cnncli.core.errors import NotFound, UsageError
+from cnncli.core.data.store import dataset_folder
+from cnncli.core.errors import UsageError
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 from cnncli.core.units import byte_size
 
@@ -98,7 +96,7 @@ def load_split(
     prepared = load_prepared(cache, spec.checksum, len(spec.classes))
     if prepared is not None and prepared[0].shape[1:] == (spec.channels, spec.height, spec.width):
         return _split_of(spec, split, prepared[0], prepared[1])
-    _ensure_present(spec, split, where, download and not offline, offline, mirrors, progress)
+    ensure_present(spec, split, where, download and not offline, offline, mirrors, progress)
     images, labels = _read_split(spec, split, dataset_folder(spec, where.path))
     save_prepared(cache, images, labels, spec.checksum)
     return _split_of(spec, split, images, labels)
@@ -108,41 +106,9 @@ def _split_of(spec: DatasetSpec, split: str, images: torch.Tensor, labels: torch
     return Split(spec.info(), split, labels, images)
 
 
-def _ensure_present(spec, split, where: DataDir, download, offline, mirrors, progress) -> None:
-    """Every file the split needs, present and verified; fetched first when allowed."""
-    folder = dataset_folder(spec, where.path)
-    states = [file_state(folder, pin) for pin in spec.split_files(split)]
-    if all(state.state == FileStatus.VERIFIED for state in states):
-        return
-    if not download:
-        for state in states:
-            if state.state == FileStatus.CORRUPT and state.path is not None:
-                raise mismatch(state.path, state.pin, state.found or "not a valid gzip stream")
-        why = " (offline: nothing is downloaded)" if offline else ""
-        raise NotFound(
-            f"{spec.name} is not in {where.describe()}{why}",
-            f"run 'cnn download {spec.name}' (or with --from DIR for files you already have)",
-        )
-    request = AcquireRequest(where.path, tuple(mirrors) if mirrors else None)
-    error = failure([acquire_dataset(spec, request, progress)], request, where.describe())
-    if error is not None:
-        raise error
-
-
 def _read_split(spec: DatasetSpec, split: str, folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """The split's files, verified as they are read, parsed into tensors (copies: the buffers are read-only)."""
-    contents = []
-    for pin in spec.split_files(split):
-        path = locate(folder, pin)
-        if path is None:
-            raise NotFound(f"{pin.name} is not in {folder}", f"run 'cnn download {spec.name}'")
-        contents.append(read_verified(path, pin))
-    if spec.layout == "cifar":
-        images, labels = cifar_split(contents[0], split, spec.files[0].name, len(spec.classes))
-    else:
-        names = tuple(pin.name for pin in spec.split_files(split))
-        images, labels = idx_pair(contents[0], contents[1], names, len(spec.classes))
-    return torch.from_numpy(images.copy()), torch.from_numpy(labels)
+    images, labels = read_split_arrays(spec, split, folder)
+    return torch.from_numpy(images), torch.from_numpy(labels)
 
 
 def _load_folder(root, split, where: DataDir, test_fraction, seed, size, memory_limit, progress) -> Split:

@@ -22,20 +22,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cnncli.core.inference.evaluation import EvalRequest, EvalResult, WrongImage, evaluate_model
+    from cnncli.core.inference.evaluation import evaluate_model
     from cnncli.core.inference.images import ImageError, ImageSource, read_picture
     from cnncli.core.inference.inputs import MissingInput, expand_inputs
     from cnncli.core.inference.metrics import ClassificationReport, classification_report
     from cnncli.core.inference.mistakes import Gallery, write_gallery
     from cnncli.core.inference.model import InferenceModel, check_dataset, open_model
+    from cnncli.core.inference.pipeline import Failure, Prediction, PredictSettings
     from cnncli.core.inference.plot import plot_confusion, require_matplotlib
-    from cnncli.core.inference.predict import Failure, Prediction, Predictor, PredictSettings
+    from cnncli.core.inference.predict import Predictor
     from cnncli.core.inference.prepare import PrepareOptions, Recipe, recipe_for
+    from cnncli.core.inference.results import EvalRequest, EvalResult, WrongImage
 
 _HOMES = {
-    "EvalRequest": "evaluation",
-    "EvalResult": "evaluation",
-    "WrongImage": "evaluation",
+    "EvalRequest": "results",
+    "EvalResult": "results",
+    "WrongImage": "results",
     "evaluate_model": "evaluation",
     "Gallery": "gallery",
     "write_gallery": "gallery",
@@ -51,10 +53,10 @@ _HOMES = {
     "open_model": "model",
     "plot_confusion": "plot",
     "require_matplotlib": "plot",
-    "Failure": "predict",
-    "Prediction": "predict",
+    "Failure": "pipeline",
+    "Prediction": "pipeline",
     "Predictor": "predict",
-    "PredictSettings": "predict",
+    "PredictSettings": "pipeline",
     "PrepareOptions": "prepare",
     "Recipe": "prepare",
     "recipe_for": "prepare",

@@ -18,83 +18,21 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from cnncli.core.data import load_split
-from cnncli.core.data.catalog import DatasetInfo
 from cnncli.core.data.split import Split, stratified_holdout
 from cnncli.core.errors import UsageError
-from cnncli.core.inference.metrics import ClassificationReport, classification_report
+from cnncli.core.inference.metrics import classification_report
 from cnncli.core.inference.model import InferenceModel, check_dataset, open_model
+from cnncli.core.inference.results import CPU_BATCH, EvalRequest, EvalResult, WrongImage
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 from cnncli.core.runtime.normalise import Normaliser
 from cnncli.core.runtime.sources import EVAL_BATCH, Batch, Source, source_for
-
-EVAL_SPLITS = ("test", "train", "val")
-# On a CPU a batch whose activations stay in the caches runs about twice as fast as one of 1000 (the
-# first conv's output for 128 MNIST images is 6 MB); accelerators want big batches.
-CPU_BATCH = 128
-
-
-@dataclass(frozen=True)
-class EvalRequest:
-    model: str | None = None  # a model file or run folder; None: the latest run's best model
-    dataset: str | None = None  # None: the one the model was trained on
-    split: str = "test"  # test, train, or val (the holdout `cnn train --val-split` made)
-    batch_size: int | None = None  # None: CPU_BATCH on a CPU, EVAL_BATCH on an accelerator
-    device: str = "auto"
-    data_dir: str | None = None
-    offline: bool = False
-    top_k: int = 5  # capped at the number of classes
-    keep_wrong: int = 0  # how many of the most confidently wrong images to return
-    runs_dir: str = "runs"
-
-    def validate(self) -> EvalRequest:
-        if self.split not in EVAL_SPLITS:
-            raise UsageError(f"unknown split '{self.split}'", "the splits are test, train and val")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
-        if self.top_k < 1:
-            raise UsageError(f"--top-k must be at least 1, not {self.top_k}")
-        if self.keep_wrong < 0:
-            raise UsageError(f"--errors-count must be at least 0, not {self.keep_wrong}")
-        return self
-
-
-@dataclass(frozen=True)
-class WrongImage:
-    index: int  # in the dataset split it came from (train, for val)
-    true: int
-    predicted: int
-    confidence: float  # the probability the model gave its wrong answer
-    pixels: np.ndarray  # uint8 C x H x W, as stored in the dataset
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    model_path: Path
-    model: InferenceModel
-    dataset: DatasetInfo
-    split: str
-    count: int
-    loss: float  # mean cross-entropy (no label smoothing)
-    accuracy: float
-    top_k: int
-    top_k_accuracy: float
-    report: ClassificationReport
-    wrong: tuple[WrongImage, ...]  # most confident first
-    predicted: torch.Tensor  # int64 on the CPU: each image's predicted class, in the split's order
-    seconds: float  # the pass over the split: normalising, the network, the scoring
-
-    @property
-    def images_per_second(self) -> float:
-        return self.count / self.seconds if self.seconds > 0 else 0.0
 
 
 def evaluate_model(request: EvalRequest, progress: Reporter = NULL_REPORTER) -> EvalResult:

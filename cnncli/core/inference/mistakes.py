@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from cnncli.core.atomic import atomic_write_bytes, write_error
 from cnncli.core.errors import UsageError
-from cnncli.core.inference.evaluation import WrongImage
+from cnncli.core.inference.results import WrongImage
 from cnncli.core.naming import slug
 
 CONTACT_SHEET = "contact-sheet.png"

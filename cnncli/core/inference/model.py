@@ -15,14 +15,13 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from cnncli.core.data.catalog import DatasetInfo
-from cnncli.core.errors import BadInput
+from cnncli.core.inference.results import check_dataset_fits
 from cnncli.core.modelfile import runs
 from cnncli.core.modelfile.metadata import ModelMetadata
 from cnncli.core.modelfile.weights import load_model
 from cnncli.core.nn.build import ConvNet
 from cnncli.core.runtime.device import resolve_device
 from cnncli.core.runtime.normalise import Normaliser
-from cnncli.core.units import format_dims
 
 
 @dataclass(frozen=True)
@@ -80,19 +79,6 @@ def fold_batch_norms(network: nn.Module) -> nn.Module:
     return network
 
 
-def describe_input(channels: int, height: int, width: int, classes: tuple[str, ...]) -> str:
-    shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
-    return f"{format_dims((channels, height, width))} images of {len(classes)} classes ({shown})"
-
-
 def check_dataset(model: InferenceModel, info: DatasetInfo) -> None:
     """The dataset must have the model's image shape and exactly its classes, in its order."""
-    meta = model.metadata
-    wanted = (*meta.input_shape, meta.classes)
-    found = (info.channels, info.height, info.width, tuple(info.classes))
-    if wanted == found:
-        return
-    raise BadInput(
-        f"model {model.path} takes {describe_input(*wanted)}, but dataset {info.name} has {describe_input(*found)}",
-        f"evaluate it on the dataset it was trained on ({meta.dataset.name}), or one with the same images and classes",
-    )
+    check_dataset_fits(model.path, model.metadata, info)

@@ -15,62 +15,23 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from cnncli.core.errors import UsageError
-from cnncli.core.inference.images import ImageError, read_picture, refuse_bombs
-from cnncli.core.inference.inputs import Input, MissingInput
+from cnncli.core.inference.images import refuse_bombs
+from cnncli.core.inference.inputs import Input
 from cnncli.core.inference.model import InferenceModel
-from cnncli.core.inference.prepare import PrepareOptions, Recipe, recipe_for
+from cnncli.core.inference.pipeline import (
+    Failure,
+    Outcome,
+    PredictSettings,
+    classify,
+    prepare_input,
+)
+from cnncli.core.inference.prepare import Recipe, recipe_for
 from cnncli.core.reporting import NULL_REPORTER, Reporter
-
-MAX_WORKERS = 8  # the default's ceiling: past it, decoding outruns the network anyway
-WORKER_LIMIT = 64  # what --workers accepts: each worker is a process with its own copy of torch
-FEW_INPUTS = 64  # fewer inputs than this are prepared in this process: no workers to start
-
-
-@dataclass(frozen=True)
-class PredictSettings:
-    top_k: int = 1  # how many of the likeliest classes each prediction lists
-    batch_size: int = 128  # images per call of the network: on a CPU, a batch that stays in the caches
-    workers: int | None = None  # decoding processes; None: one per core (at most MAX_WORKERS); 0: none
-    options: PrepareOptions = field(default_factory=PrepareOptions)
-    keep_seen: bool = False  # keep the model-size image the network saw (for --show)
-
-    def validate(self) -> PredictSettings:
-        if self.top_k < 1:
-            raise UsageError(f"--top-k must be at least 1, not {self.top_k}")
-        if self.batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
-        if self.workers is not None and not 0 <= self.workers <= WORKER_LIMIT:
-            raise UsageError(
-                f"--workers must be from 0 to {WORKER_LIMIT}, not {self.workers}",
-                "each worker is a process of its own; the default is one per core",
-            )
-        return self
-
-
-@dataclass(frozen=True)
-class Prediction:
-    name: str  # the input as the user named it
-    label: str  # the likeliest class
-    index: int  # its index in the model's classes
-    confidence: float  # its softmax probability
-    top: tuple[tuple[str, float], ...]  # the top_k classes with their probabilities, likeliest first
-    seen: np.ndarray | None = None  # uint8 C x H x W: what the network saw, when asked to keep it
-
-
-@dataclass(frozen=True)
-class Failure:
-    name: str
-    error: str  # one line
-
-
-Outcome = Prediction | Failure
 
 
 class Predictor:
@@ -90,7 +51,9 @@ class Predictor:
         task = progress.start("predicting", total=len(inputs), unit="img")
         # a batch larger than the inputs is the same batch (and Python's islice refuses sizes past 2**63)
         batch_size = max(1, min(self.settings.batch_size, len(inputs)))
-        workers = min(self._workers(len(inputs)), -(-len(inputs) // batch_size))  # no worker without a batch
+        workers = min(
+            self.settings.workers_for(len(inputs)), -(-len(inputs) // batch_size)
+        )  # no worker without a batch
         threads = torch.get_num_threads()
         if self.model.device.type == "cpu" and workers:
             # the cores are shared between the decoding workers and the network. Left at all cores,
@@ -115,44 +78,13 @@ class Predictor:
         done = len(inputs) - failed
         progress.finish(task, f"{done:,} predicted" + (f", {failed:,} failed" if failed else ""), ok=not failed)
 
-    def _workers(self, count: int) -> int:
-        """Decoding processes: by default one per core, and none for a few images (starting them would
-        cost more than they save)."""
-        if self.settings.workers is not None:
-            return self.settings.workers
-        return 0 if count < FEW_INPUTS else min(MAX_WORKERS, os.cpu_count() or 1)
+    def _classify(self, sources: list[Input], prepared: list[np.ndarray | Failure]) -> list[Outcome]:
+        return classify(sources, prepared, self._logits, self.model.classes, self.top_k, self.settings.keep_seen)
 
     @torch.inference_mode()
-    def _classify(self, sources: list[Input], prepared: list[np.ndarray | Failure]) -> list[Outcome]:
-        ready = [(i, pixels) for i, pixels in enumerate(prepared) if not isinstance(pixels, Failure)]
-        outcomes: list[Outcome | None] = [p if isinstance(p, Failure) else None for p in prepared]
-        if ready:
-            batch = torch.from_numpy(np.stack([pixels for _, pixels in ready])).to(self.model.device)
-            logits = self.model.network(self.normaliser(batch)).float()
-            probabilities, indices = torch.softmax(logits, dim=1).topk(self.top_k, dim=1)
-            classes = self.model.classes
-            for row, (position, pixels) in enumerate(ready):
-                source = sources[position]
-                top = tuple(
-                    (classes[c], p) for c, p in zip(indices[row].tolist(), probabilities[row].tolist(), strict=True)
-                )
-                seen = pixels if self.settings.keep_seen else None
-                outcomes[position] = Prediction(source.name, top[0][0], indices[row, 0].item(), top[0][1], top, seen)
-        return [o for o in outcomes if o is not None]
-
-
-def prepare_input(item: Input, recipe: Recipe) -> np.ndarray | Failure:
-    """One input as the network's uint8 input, or why it cannot be; never raises."""
-    if isinstance(item, MissingInput):
-        return Failure(item.name, item.reason)
-    try:
-        return recipe(read_picture(item, colour=recipe.colour))
-    except ImageError as error:
-        return Failure(item.name, error.message)
-    except MemoryError:
-        return Failure(item.name, "not enough memory to decode it")
-    except Exception as error:  # a fault of ours on a strange image: that image fails, the batch goes on
-        return Failure(item.name, f"internal error: {type(error).__name__}: {error}")
+    def _logits(self, images: np.ndarray) -> np.ndarray:
+        batch = torch.from_numpy(images).to(self.model.device)
+        return self.model.network(self.normaliser(batch)).float().cpu().numpy()
 
 
 class _PreparedInputs(Dataset):

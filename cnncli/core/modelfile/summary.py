@@ -69,6 +69,11 @@ def _summarise_file(request: SummaryRequest) -> SummaryResult:
         raise UsageError(
             "a model file has its own input shape and classes", "drop --input and --classes for a model file"
         )
+    if Path(request.model).suffix.lower() == ".onnx":
+        header, notes = _onnx_header(Path(request.model))
+        report = header.metadata.analyse()
+        summary = summarise(report, request.batch_size, request.depth)
+        return SummaryResult("file", header.metadata.architecture.name, "", summary, header, tuple(notes))
     header = read_model_header(request.model)
     metadata = header.metadata
     report = metadata.analyse()
@@ -83,3 +88,15 @@ def _summarise_file(request: SummaryRequest) -> SummaryResult:
         pass  # the sidecar is for people; an unreadable one changes nothing
     name = metadata.architecture.name
     return SummaryResult("file", name, "", summarise(report, request.batch_size, request.depth), header, tuple(notes))
+
+
+def _onnx_header(path: Path) -> tuple[ModelHeader, list[str]]:
+    """An exported model's metadata, read and checked by ONNX Runtime (about 0.4 s to import; no torch)."""
+    from cnncli.core.modelfile.onnxfile import METADATA_KEY, SHA256_KEY, open_onnx
+
+    model = open_onnx(path, threads=1)
+    header = ModelHeader(path, model.metadata, {}, model.props[METADATA_KEY], 0, path.stat().st_size)
+    notes = [f"an ONNX export of a model file with sha256 {model.props.get(SHA256_KEY, 'unknown')}"]
+    if "parity" in model.props:
+        notes.append(f"parity at export: {model.props['parity']}")
+    return header, notes
