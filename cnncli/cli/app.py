@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cnncli import __version__
-from cnncli.cli import download, predict, shapes, summary, train
+from cnncli.cli import download, predict, serve, shapes, summary, train
 from cnncli.cli import evaluate as eval_command
 from cnncli.core.errors import ExitCode
 
@@ -50,6 +50,7 @@ app.command("eval")(eval_command.evaluate)
 app.command("predict", no_args_is_help=True)(predict.predict)
 app.command("summary", no_args_is_help=True)(summary.summary)
 app.command("shapes", no_args_is_help=True)(shapes.shapes)
+app.command("serve")(serve.serve)
 
 
 def main(argv: list[str] | None = None, prog_name: str = "cnn") -> None:
