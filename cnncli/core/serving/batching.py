@@ -79,9 +79,10 @@ class InferenceQueue:
         self.admitted += 1
         self._pending.append(job)
         self._wake.set()
-        # shield: a request that gives up (timeout, client gone) leaves its job to finish or be
-        # skipped by the worker, which alone gives its place back, when the thread is truly free of it
-        return await asyncio.wait_for(asyncio.shield(job.future), timeout)
+        # a request that gives up (timeout, client gone) cancels its future: the worker skips the job
+        # if it still waits, or drops its answer; either way the worker alone gives its place back,
+        # once the inference thread is truly free of it
+        return await asyncio.wait_for(job.future, timeout)
 
     async def _work(self) -> None:
         assert self._wake is not None

@@ -17,6 +17,10 @@ let timer = null;
 let asked = 0; // a counter, so that only the newest answer is shown
 
 function clear() {
+  asked++; // an answer still on its way is for the old drawing
+  clearTimeout(timer);
+  timer = null;
+  answers.setAttribute("aria-busy", "false");
   pen.fillStyle = "#fff";
   pen.fillRect(0, 0, canvas.width, canvas.height);
   answers.replaceChildren();
@@ -66,12 +70,17 @@ for (const name of ["pointerup", "pointercancel"]) {
 }
 
 function later() {
+  answers.setAttribute("aria-busy", "true"); // until the answer to the newest drawing is shown
   clearTimeout(timer);
-  timer = setTimeout(() => canvas.toBlob((png) => ask(png, "image/png")), DEBOUNCE_MS);
+  timer = setTimeout(() => {
+    timer = null;
+    canvas.toBlob((png) => ask(png, "image/png"));
+  }, DEBOUNCE_MS);
 }
 
 async function ask(body, type) {
   const mine = ++asked;
+  answers.setAttribute("aria-busy", "true");
   try {
     const reply = await fetch(`predict?top_k=${TOP_K}&show=png`, {
       method: "POST", body, headers: { "Content-Type": type || "application/octet-stream" },
@@ -79,13 +88,16 @@ async function ask(body, type) {
     const answer = await reply.json();
     if (mine !== asked) return; // a newer drawing has been sent since
     if (!reply.ok) {
-      status.textContent = answer.error ? answer.error.message : `error ${reply.status}`;
-      return;
+      const failed = answer.results && answer.results[0] && answer.results[0].error;
+      status.textContent = failed || (answer.error ? answer.error.message : `error ${reply.status}`);
+    } else {
+      show(answer[0]);
     }
-    show(answer[0]);
   } catch (error) {
-    if (mine === asked) status.textContent = `no answer: ${error.message}`;
+    if (mine !== asked) return;
+    status.textContent = `no answer: ${error.message}`;
   }
+  if (mine === asked && timer === null) answers.setAttribute("aria-busy", "false");
 }
 
 function show(result) {
