@@ -29,7 +29,7 @@ def serve(
     model: Annotated[
         str | None,
         typer.Argument(
-            metavar="[MODEL]",
+            metavar="MODEL",
             show_default=False,
             help="A model file or run folder (default: the latest run's best model).",
         ),
@@ -114,6 +114,5 @@ def _load(target: str | None, device: str, batch: int, threads: int | None) -> S
         document=outcome_document,
         description=description,
         name=str(loaded.path),
-        classes=loaded.classes,
         thread_setup=(lambda: set_threads(threads)) if threads else None,
     )

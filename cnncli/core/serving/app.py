@@ -55,7 +55,6 @@ class ServedModel:
     document: Callable[[Outcome], dict[str, Any]]  # one outcome's JSON, as `cnn predict --json` has it
     description: dict[str, Any]  # GET /model: `cnn summary --json` of the model file
     name: str  # shown on the page and in the start-up line
-    classes: tuple[str, ...]
     thread_setup: Callable[[], None] | None = None  # run in the inference thread first (its torch threads)
 
 
@@ -74,6 +73,7 @@ def build_app(model: ServedModel, config: ServeConfig, log: Callable[[str], None
 
     async def predict(request: Request) -> Response:
         top_k, show = _query(request)
+        deadline = time.monotonic() + config.timeout  # one time limit for the body and the answer together
         try:
             async with asyncio.timeout(config.timeout):
                 body = await read_capped(request.headers.get("content-length"), request.stream(), config.max_body)
@@ -81,7 +81,7 @@ def build_app(model: ServedModel, config: ServeConfig, log: Callable[[str], None
             return error_response(408, f"the request body took more than {config.timeout:g} s to arrive")
         sources = images_in(request.headers.get("content-type", ""), body, config.max_images)
         try:
-            outcomes = await queue.submit(sources, config.timeout)
+            outcomes = await queue.submit(sources, max(0.0, deadline - time.monotonic()))
         except Busy:
             return error_response(
                 503,
@@ -140,7 +140,7 @@ def build_app(model: ServedModel, config: ServeConfig, log: Callable[[str], None
 
 
 def _query(request: Request) -> tuple[int, str | None]:
-    """?top_k=N (default 1, at most the number of classes) and ?show=... (RequestError otherwise)."""
+    """?top_k=N (default 1; past the number of classes, all of them) and ?show=... (RequestError otherwise)."""
     raw = request.query_params.get("top_k", "1")
     if not raw.isdigit() or int(raw) < 1:
         raise RequestError(400, f"top_k must be a whole number of at least 1, not {raw!r}")
