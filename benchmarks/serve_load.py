@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--images", type=int, default=1, help="images per request")
     parser.add_argument("--max-in-flight", type=int, default=None, help="the server's bound (default: --clients)")
-    parser.add_argument("--threads", type=int, default=None, help="the server's torch threads (default: all cores)")
+    parser.add_argument("--threads", type=int, default=None, help="the server's torch threads (default: its own)")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     bound = args.max_in_flight or args.clients
@@ -150,7 +150,13 @@ def main() -> None:
         work = Path(temp)
         model = args.model or train_fast_mnist(args.raw_dir, work)
         pngs = digit_pngs(args.raw_dir, work)
-        setting = {"clients": args.clients, "seconds": args.seconds, "images": args.images, "max_in_flight": bound}
+        setting = {
+            "clients": args.clients,
+            "seconds": args.seconds,
+            "images": args.images,
+            "max_in_flight": bound,
+            "threads": args.threads or "default",
+        }
         for mode in ("--batching", "--no-batching"):
             options = [mode, "--max-in-flight", str(bound)] + (["--threads", str(args.threads)] if args.threads else [])
             server = Server(model, options)
@@ -165,7 +171,8 @@ def main() -> None:
             result = {"mode": mode.removeprefix("--"), **setting, **median_of(runs), "environment": environment()}
             print(json.dumps(result), flush=True)
             print(
-                f"{result['mode']:>12}: {result['requests_per_s']:7.1f} req/s  {result['images_per_s']:7.1f} img/s  "
+                f"{result['mode']:>12} ({result['threads']} threads): "
+                f"{result['requests_per_s']:7.1f} req/s  {result['images_per_s']:7.1f} img/s  "
                 f"p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  503s {result['busy_503']}  "
                 f"errors {result['errors']}  requests/call {result['requests_per_call'] or 0:.2f}",
                 file=sys.stderr,

@@ -49,7 +49,11 @@ def serve(
     threads: Annotated[
         int | None,
         Opt(
-            "--threads", min=1, metavar="N", show_default=False, help="CPU threads of the network (default: all cores)."
+            "--threads",
+            min=1,
+            metavar="N",
+            show_default=False,
+            help="CPU threads of the network (default: all cores but one).",
         ),
     ] = None,
     batching: Annotated[
@@ -94,6 +98,15 @@ def serve(
         raise Interrupted("interrupted; the requests in flight were answered")
 
 
+def _network_threads() -> int:
+    """All cores but one, which the HTTP side (parsing, decoding, JSON) keeps: as predict leaves its
+    decoding workers their cores. Left at all cores, torch's threads spin on the core the event loop
+    needs: on 2 cores, 8 clients got 11 requests/s rather than 27 (benchmarks/serve_load.py)."""
+    import os
+
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 def _load(target: str | None, device: str, batch: int, threads: int | None) -> ServedModel:
     """The model, once: predict's Predictor keeping every class's probability and the picture seen
     (each request takes its own top_k and show from them), decoding in this process (no workers)."""
@@ -114,5 +127,5 @@ def _load(target: str | None, device: str, batch: int, threads: int | None) -> S
         document=outcome_document,
         description=description,
         name=str(loaded.path),
-        thread_setup=(lambda: set_threads(threads)) if threads else None,
+        thread_setup=lambda: set_threads(threads or _network_threads()),
     )
