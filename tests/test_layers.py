@@ -28,7 +28,8 @@ ALLOWED = {
 }
 FORBIDDEN = {
     "cnncli.core.inference": ("cnncli.core.training", "cnncli.cli"),
-    "cnncli.core.training": ("cnncli.core.inference", "cnncli.cli"),
+    "cnncli.core.training": ("cnncli.core.inference", "cnncli.core.serving", "cnncli.core.export", "cnncli.cli"),
+    "cnncli.core.serving": ("cnncli.core.training", "cnncli.cli"),
     "cnncli.core": ("cnncli.cli",),
 }
 

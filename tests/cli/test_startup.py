@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "torchvision", "PIL", "numpy", "onnx", "onnxruntime")
+HEAVY = ("torch", "torchvision", "PIL", "numpy", "onnx", "onnxruntime", "starlette", "uvicorn", "python_multipart")
 
 PROBE = """
 import runpy, sys
@@ -55,6 +55,7 @@ def test_importing_the_cli_imports_no_torch():
         ["download", "mnist-sample"],
         ["eval", "--help"],
         ["predict", "--help"],
+        ["serve", "--help"],
     ],
 )
 def test_commands_that_must_start_in_a_blink(args):
