@@ -90,7 +90,7 @@ def predict(
     from cnncli.core.inference.predict import Failure, Predictor, PredictSettings
     from cnncli.core.inference.prepare import PrepareOptions
 
-    stdin = _read_stdin(env, MAX_BYTES) if STDIN in inputs else None
+    stdin = read_stdin(env, MAX_BYTES) if STDIN in inputs else None
     items = expand_inputs(inputs, recursive, stdin)
     loaded = open_model(model, device)
     options = PrepareOptions(invert=invert, clean=clean, crop=crop, center=center, raw=raw)
@@ -116,7 +116,7 @@ def predict(
     _verdict(failed, len(items))
 
 
-def _read_stdin(env: Env, limit: int) -> bytes:
+def read_stdin(env: Env, limit: int) -> bytes:
     if env.stdin is None:
         raise UsageError("- reads an image from standard input, and there is none here")
     data = env.stdin.read(limit + 1)
