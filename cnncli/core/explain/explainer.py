@@ -119,8 +119,8 @@ class Explainer:
     def explain(self, name: str, pixels: np.ndarray) -> Explanation:
         """One prepared image (uint8 C x H x W, as the recipe makes it)."""
         device = self.model.device
-        image = self.normaliser(torch.from_numpy(pixels[None]).to(device))
-        baseline = self.normaliser(torch.zeros_like(torch.from_numpy(pixels[None])).to(device))  # black
+        batch = torch.tensor(pixels[None], device=device)  # a copy: the caller's array may be read-only
+        image, baseline = self.normaliser(batch), self.normaliser(torch.zeros_like(batch))  # black baseline
         with torch.no_grad(), captured(self.network, self.chosen) as maps:
             probabilities = torch.softmax(self.network(image).float(), dim=1)[0]
         values, indices = probabilities.topk(self.top_k)
