@@ -10,7 +10,7 @@ from cnncli.core.arch.query import ChainRequest, chain
 from cnncli.core.errors import NotFound
 from cnncli.core.explain.stages import captured, last_conv, select, stages
 from cnncli.core.inference.model import _in_place_activations, fold_batch_norms
-from tests.support.helpers import INPUTS, KITCHEN_SINK, built, random_model, metadata_for
+from tests.support.helpers import INPUTS, KITCHEN_SINK, built, metadata_for, random_model
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
