@@ -17,6 +17,7 @@ from cnncli.core.data import load_split
 from cnncli.core.errors import ExitCode
 from cnncli.core.modelfile.weights import save_model
 from tests.support.helpers import metadata_for, random_model
+from tests.support.photos import write_hostile_files
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY_STAGES = [("conv1", [8, 28, 28]), ("pool1", [8, 14, 14]), ("conv2", [16, 14, 14]), ("pool2", [16, 7, 7])]
@@ -34,14 +35,18 @@ def digits(folder: Path, count: int, start: int = 0) -> list[Path]:
 
 def test_json_has_each_stage_the_attributions_and_bad_images_fail_alone(cli, sample_model, tmp_path):
     good = digits(tmp_path, 2)
-    (tmp_path / "empty.png").write_bytes(b"")
-    inputs = [str(good[0]), str(tmp_path / "empty.png"), str(good[1]), str(tmp_path / "absent.png")]
+    photo = io.BytesIO()
+    Image.open(good[0]).save(photo, format="JPEG")
+    hostile = write_hostile_files(tmp_path / "bad", good[0].read_bytes(), photo.getvalue())
+    bad = [str(p) for p in hostile.values()] + [str(tmp_path / "absent.png")]
+    inputs = [str(good[0]), *bad, str(good[1])]
     run = cli("explain", *inputs, "--model", str(sample_model.model), "--json", "--top-k", "2")
     assert run.exit_code == ExitCode.PARTIAL
     rows = json.loads(run.stdout)
     assert [row["file"] for row in rows] == inputs
-    assert set(rows[1]) == set(rows[3]) == {"file", "error"} and rows[1]["error"] == "empty file (0 bytes)"
-    for row in (rows[0], rows[2]):
+    assert all(set(row) == {"file", "error"} for row in rows[1:-1])
+    assert rows[1]["error"] == "empty file (0 bytes)" and "Traceback" not in run.stderr
+    for row in (rows[0], rows[-1]):
         assert len(row["top_k"]) == 2 and row["label"] == row["top_k"][0]["label"] == row["target"]["label"]
         assert [(s["name"], s["shape"]) for s in row["stages"]] == TINY_STAGES
         for stage in row["stages"]:
@@ -53,7 +58,7 @@ def test_json_has_each_stage_the_attributions_and_bad_images_fail_alone(cli, sam
         ig = row["integrated_gradients"]
         assert np.array(ig["map"]).shape == (28, 28)
         assert np.array(ig["map"]).sum() == pytest.approx(ig["logit_change"] + ig["completeness_gap"], abs=1e-3)
-    assert "error: 2 of 4 inputs could not be explained" in run.stderr
+    assert f"error: {len(bad)} of {len(inputs)} inputs could not be explained" in run.stderr
 
 
 def test_layers_and_target_chosen_and_unknown_ones_list_those_there_are(cli, sample_model, tmp_path):

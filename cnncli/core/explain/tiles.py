@@ -24,10 +24,9 @@ def _through(stops: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.moveaxis(np.rint(rgb).astype(np.uint8), -1, 0)
 
 
-def activation_colours(maps: np.ndarray, top: float | None = None) -> np.ndarray:
-    """Activations (any shape) on one scale from the lowest to `top` (default: their highest) in viridis."""
-    low = float(maps.min()) if maps.size else 0.0
-    high = float(maps.max()) if top is None and maps.size else (top or 0.0)
+def activation_colours(maps: np.ndarray) -> np.ndarray:
+    """Activations (any shape) on one scale, from their lowest to their highest, in viridis."""
+    low, high = (float(maps.min()), float(maps.max())) if maps.size else (0.0, 0.0)
     span = high - low
     return _through(VIRIDIS, (maps - low) / span if span > 0 else np.zeros_like(maps))
 
