@@ -55,6 +55,7 @@ def test_importing_the_cli_imports_no_torch():
         ["download", "mnist-sample"],
         ["eval", "--help"],
         ["predict", "--help"],
+        ["explain", "--help"],
     ],
 )
 def test_commands_that_must_start_in_a_blink(args):
