@@ -50,9 +50,6 @@ def measure(model: Path, raw_dir: Path, count: int) -> dict:
     reset = with_classifier_reset(trained)
     started = time.perf_counter()
     rows = [digit_figures(trained, reset, pixels) for pixels in test_digits(raw_dir, count)]
-    for row in rows:
-        row["cam_enrichment"] = row["cam"] / row["mask"]
-        row["ig_grey_enrichment"] = row["ig_grey"] / row["mask"]
     return {"rows": rows, "seconds": time.perf_counter() - started}
 
 
@@ -84,8 +81,8 @@ def main() -> None:
     print(f"  integrated gradients, black         {summary(rows, 'ig_black')}   (1 by construction)")
     print(f"  integrated gradients, grey baseline {summary(rows, 'ig_grey')}")
     print("the same, as multiples of the mask's share (1: no better than chance):")
-    print(f"  Grad-CAM                            {summary(rows, 'cam_enrichment')}")
-    print(f"  integrated gradients, grey baseline {summary(rows, 'ig_grey_enrichment')}")
+    print(f"  Grad-CAM                            {summary(rows, 'cam_over_chance')}")
+    print(f"  integrated gradients, grey baseline {summary(rows, 'ig_grey_over_chance')}")
     print("Spearman rank correlation (sanity checks; near 1: the map did not change):")
     print(f"  IG, trained vs classifier re-initialised        {summary(rows, 'ig_reset')}")
     print(f"  |IG|, the same (Adebayo's absolute maps)        {summary(rows, 'ig_reset_abs')}")

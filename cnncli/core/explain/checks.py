@@ -88,11 +88,16 @@ def digit_figures(trained: Explainer, reset: Explainer, pixels: np.ndarray) -> d
     reset_layer = dict(reset.network.named_modules())[reset.cam_stage.module]
     second = trained.model.classes.index(shown.top[1][0])
     ig_reset = integrated_gradients(reset.network, image, black, shown.target).map
+    chance = float(mask.mean())
+    cam = positive_share(shown.cam, mask)
+    ig_grey = positive_share(integrated_gradients(trained.network, image, grey, shown.target).map, mask)
     return {
-        "mask": float(mask.mean()),
-        "cam": positive_share(shown.cam, mask),
+        "mask": chance,
+        "cam": cam,
+        "cam_over_chance": cam / chance,
         "ig_black": positive_share(shown.ig.map, mask),
-        "ig_grey": positive_share(integrated_gradients(trained.network, image, grey, shown.target).map, mask),
+        "ig_grey": ig_grey,
+        "ig_grey_over_chance": ig_grey / chance,
         "ig_reset": rank_correlation(shown.ig.map, ig_reset),
         "ig_reset_abs": rank_correlation(np.abs(shown.ig.map), np.abs(ig_reset)),
         "ig_reset_abs_ink": rank_correlation(np.abs(shown.ig.map)[mask], np.abs(ig_reset)[mask]),
