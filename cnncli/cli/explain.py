@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cnncli.cli.common import command
+from cnncli.cli.common import ModelOption, command
 from cnncli.cli.env import Env
 from cnncli.cli.predict import outcome_document, read_stdin
 from cnncli.cli.progress import reporter_for
@@ -40,16 +40,7 @@ def explain(
         list[str],
         typer.Argument(metavar="IMAGE...", show_default=False, help="Image files, folders, globs, or - for stdin."),
     ],
-    model: Annotated[
-        str | None,
-        Opt(
-            "--model",
-            "-m",
-            metavar="FILE|RUN",
-            show_default=False,
-            help="A model file or run folder (default: the latest run's best model).",
-        ),
-    ] = None,
+    model: ModelOption = None,
     target: Annotated[
         str | None,
         Opt(

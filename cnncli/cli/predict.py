@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cnncli.cli.common import command
+from cnncli.cli.common import ModelOption, command
 from cnncli.cli.env import Env
 from cnncli.cli.progress import reporter_for
 from cnncli.cli.render import number, table
@@ -34,16 +34,7 @@ def predict(
             help="Image files, folders, globs (quoted ones too), or - for one image on stdin.",
         ),
     ],
-    model: Annotated[
-        str | None,
-        Opt(
-            "--model",
-            "-m",
-            metavar="FILE|RUN",
-            show_default=False,
-            help="A model file or run folder (default: the latest run's best model).",
-        ),
-    ] = None,
+    model: ModelOption = None,
     recursive: Annotated[bool, Opt("--recursive", "-r", help="Look in folders' sub-folders too.")] = False,
     top_k: Annotated[int, Opt("--top-k", min=1, metavar="K", help="List the K likeliest classes.")] = 1,
     jsonl: Annotated[
