@@ -4,8 +4,9 @@ al. 2017), each for one image and one class, on the network's logits.
 Both are a few lines of autograd, written here rather than imported from Captum: `import captum.attr`
 also imports matplotlib.pyplot, mplot3d and Captum's LLM attribution (measured: 1.2 CPU-seconds more
 than `import torch` alone, 5.0 against 3.8, medians of 5 paired whole-process timings on 2 cores) and
-would make matplotlib, an optional extra, a dependency of every install. Captum is the reference: tests/core/explain/test_attribution.py checks
-both maps against its IntegratedGradients and LayerGradCam to float rounding.
+would make matplotlib, an optional extra, a dependency of every install. Captum is the reference:
+tests/core/explain/test_attribution.py checks both maps against its IntegratedGradients and
+LayerGradCam to float rounding.
 """
 
 from __future__ import annotations
