@@ -106,19 +106,20 @@ def explain(
     explainer = Explainer(open_model(model, device), settings)
     if not env.json:
         _say_model(env, explainer, "raw resize" if raw else explainer.recipe.kind)
-    documents, failed = [], []
+    documents, failed = [], []  # documents only for --json: each holds its maps as numbers
     drawing = env.stderr_isatty and env.show and not env.json
     # drawn images are their own progress; a live bar would be redrawn through the pictures
     with nullcontext(NULL_REPORTER) if drawing else reporter_for(env) as progress:
         for position, outcome in enumerate(explainer.run(items, progress)):
             if isinstance(outcome, Failure):
                 failed.append(outcome)
-                documents.append(outcome_document(outcome))
+                documents += [outcome_document(outcome)] if env.json else []
                 env.say(f"{outcome.name}: error: {outcome.error}", style="red" if env.color else None)
                 continue
             sheet = _write_sheet(sheets[position], outcome, explainer) if sheets else None
-            documents.append(explanation_document(outcome, explainer, sheet))
-            if not env.json:
+            if env.json:
+                documents.append(explanation_document(outcome, explainer, sheet))
+            else:
                 _show(env, outcome, explainer, sheet)
     if env.json:
         env.emit_json(documents)
