@@ -28,8 +28,16 @@ ALLOWED = {
 }
 FORBIDDEN = {
     "cnncli.core.inference": ("cnncli.core.training", "cnncli.cli"),
-    "cnncli.core.training": ("cnncli.core.inference", "cnncli.core.serving", "cnncli.core.export", "cnncli.cli"),
+    "cnncli.core.training": (
+        "cnncli.core.inference",
+        "cnncli.core.serving",
+        "cnncli.core.export",
+        "cnncli.core.explain",
+        "cnncli.cli",
+    ),
     "cnncli.core.serving": ("cnncli.core.training", "cnncli.cli"),
+    "cnncli.core.explain": ("cnncli.core.training", "cnncli.cli"),
+    "cnncli.core.export": ("cnncli.core.training", "cnncli.cli"),
     "cnncli.core": ("cnncli.cli",),
 }
 

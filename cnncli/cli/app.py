@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cnncli import __version__
-from cnncli.cli import download, export, predict, serve, shapes, summary, train
+from cnncli.cli import download, explain, export, predict, serve, shapes, summary, train
 from cnncli.cli import evaluate as eval_command
 from cnncli.core.errors import ExitCode
 
@@ -49,6 +49,7 @@ app.command("train")(train.train)
 app.command("eval")(eval_command.evaluate)
 app.command("predict", no_args_is_help=True)(predict.predict)
 app.command("export")(export.export)
+app.command("explain", no_args_is_help=True)(explain.explain)
 app.command("summary", no_args_is_help=True)(summary.summary)
 app.command("shapes", no_args_is_help=True)(shapes.shapes)
 app.command("serve")(serve.serve)

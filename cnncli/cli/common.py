@@ -36,6 +36,17 @@ InputSizeOption = Annotated[
     ),
 ]
 
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="FILE|RUN",
+        show_default=False,
+        help="A model file or run folder (default: the latest run's best model).",
+    ),
+]
+
 _COMMON: dict[str, Any] = {
     "json": JsonOption,
     "quiet": QuietOption,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cnncli.cli.common import command
+from cnncli.cli.common import ModelOption, command
 from cnncli.cli.env import Env
 from cnncli.cli.progress import reporter_for
 from cnncli.cli.render import number, table
@@ -35,16 +35,7 @@ def predict(
             help="Image files, folders, globs (quoted ones too), or - for one image on stdin.",
         ),
     ],
-    model: Annotated[
-        str | None,
-        Opt(
-            "--model",
-            "-m",
-            metavar="FILE|RUN",
-            show_default=False,
-            help="A model file or run folder (default: the latest run's best model).",
-        ),
-    ] = None,
+    model: ModelOption = None,
     recursive: Annotated[bool, Opt("--recursive", "-r", help="Look in folders' sub-folders too.")] = False,
     top_k: Annotated[int, Opt("--top-k", min=1, metavar="K", help="List the K likeliest classes.")] = 1,
     jsonl: Annotated[
@@ -99,7 +90,7 @@ def predict(
     from cnncli.core.inference.pipeline import Failure, PredictSettings
     from cnncli.core.inference.prepare import PrepareOptions
 
-    stdin = _read_stdin(env, MAX_BYTES) if STDIN in inputs else None
+    stdin = read_stdin(env, MAX_BYTES) if STDIN in inputs else None
     items = expand_inputs(inputs, recursive, stdin)
     choice = choose_engine(model, device, engine)
     if choice.note and env.verbose:
@@ -137,7 +128,7 @@ def predict(
     _verdict(failed, len(items))
 
 
-def _read_stdin(env: Env, limit: int) -> bytes:
+def read_stdin(env: Env, limit: int) -> bytes:
     if env.stdin is None:
         raise UsageError("- reads an image from standard input, and there is none here")
     data = env.stdin.read(limit + 1)

@@ -56,6 +56,7 @@ def test_importing_the_cli_imports_no_torch():
         ["eval", "--help"],
         ["predict", "--help"],
         ["serve", "--help"],
+        ["explain", "--help"],
     ],
 )
 def test_commands_that_must_start_in_a_blink(args):
