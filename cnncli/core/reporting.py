@@ -8,7 +8,9 @@ throttled lines to a pipe (cnncli/cli/progress.py), and tests can pass a Recordi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+MessageLevel = Literal["info", "warning"]  # a warning is shown as one ("warning: ...", in yellow)
 
 
 class Reporter(Protocol):
@@ -26,7 +28,7 @@ class Reporter(Protocol):
         """End a task with a one-line verdict ("verified", "loss 0.031, accuracy 99.1%")."""
         ...
 
-    def message(self, text: str, level: str = "info") -> None:
+    def message(self, text: str, level: MessageLevel = "info") -> None:
         """A line worth showing by itself (a mirror failed, a checkpoint was saved); level info or warning."""
         ...
 
@@ -45,7 +47,7 @@ class NullReporter:
     def finish(self, task: int, status: str = "", ok: bool = True) -> None:
         pass
 
-    def message(self, text: str, level: str = "info") -> None:
+    def message(self, text: str, level: MessageLevel = "info") -> None:
         pass
 
 
@@ -86,5 +88,5 @@ class RecordingReporter:
     def finish(self, task: int, status: str = "", ok: bool = True) -> None:
         self.tasks[task].status, self.tasks[task].ok = status, ok
 
-    def message(self, text: str, level: str = "info") -> None:
+    def message(self, text: str, level: MessageLevel = "info") -> None:
         self.messages.append((level, text))
