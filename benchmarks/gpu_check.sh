@@ -60,10 +60,14 @@ if [ "$SMOKE" = 1 ]; then
     INSTALL=0
     DATASET=(--dataset mnist-sample)
     SHORT=(--max-steps 12 --threads 1)  # a few steps of each run: the script's plumbing, not its figures
+    AMP=(--no-amp)  # bf16 is emulated on most CPUs: minutes for these few steps
+    COMPILE=0       # torch.compile on a CPU takes minutes (over 400 s here): only on a GPU
 else
     DEVICE=cuda
     DATASET=(--dataset mnist)
     SHORT=()
+    AMP=(--amp)
+    COMPILE=1
 fi
 FASTEST=(--model fast --epochs 1 --lr 1.5e-2 --no-augment)  # = benchmarks/train_speed.py FASTEST
 DEFAULT=()                                                   # `cnn train` as it comes: 8 epochs of base
@@ -130,7 +134,7 @@ train() {  # train LABEL LIMIT FLAGS...: one run; its JSON document and its metr
     fits "$limit" "$label" || return 0
     say "train $label: cnn train $*"
     local started; started=$(date +%s%N)
-    if timeout "$limit" "$PY" -m cnncli train "${DATASET[@]}" "$@" "${SHORT[@]}" --device "$DEVICE" \
+    if timeout -k 10 "$limit" "$PY" -m cnncli train "${DATASET[@]}" "$@" "${SHORT[@]}" --device "$DEVICE" \
         --out "$WORK/runs" --name "$label" --json -q > "$OUT/$label.json" 2>> "$LOG"; then
         local wall=$(( ($(date +%s%N) - started) / 1000000 ))
         "$PY" - "$label" "$OUT/$label.json" "$WORK/runs/$label/metrics.jsonl" "$wall" "$*" >> "$OUT/results.jsonl" <<'EOF'
@@ -153,13 +157,12 @@ EOF
         fail "train $label (exit $?; see log.txt)"
     fi
 }
-AMP=(--amp)
 train fastest-fp32 90 "${FASTEST[@]}" --no-amp
 train fastest-amp 90 "${FASTEST[@]}" "${AMP[@]}"
 train default-amp 150 "${DEFAULT[@]}" "${AMP[@]}"
-train fastest-amp-compile 150 "${FASTEST[@]}" "${AMP[@]}" --compile
+[ "$COMPILE" = 1 ] && train fastest-amp-compile 150 "${FASTEST[@]}" "${AMP[@]}" --compile
 train default-fp32 150 "${DEFAULT[@]}" --no-amp
-train default-amp-compile 180 "${DEFAULT[@]}" "${AMP[@]}" --compile
+[ "$COMPILE" = 1 ] && train default-amp-compile 180 "${DEFAULT[@]}" "${AMP[@]}" --compile
 
 if fits 90 public-fast-recipe; then
     raw="$CNN_DATA_DIR/mnist"
@@ -179,7 +182,7 @@ if fits 120 kill-and-resume; then
     # batch 32: 1,875 steps an epoch, long enough on any GPU for a checkpoint inside it (every 0.6 s)
     KILLED=(--model fast --epochs 2 --batch-size 32 --checkpoint-minutes 0.01 --no-augment)
     [ "$SMOKE" = 1 ] && KILLED=(--model tiny --epochs 2 --batch-size 20 --checkpoint-minutes 0.01 --threads 1)
-    timeout 100 "$PY" -m cnncli train "${DATASET[@]}" "${KILLED[@]}" --device "$DEVICE" --out "$WORK/runs" \
+    timeout -k 10 100 "$PY" -m cnncli train "${DATASET[@]}" "${KILLED[@]}" --device "$DEVICE" --out "$WORK/runs" \
         --name killed -q >> "$LOG" 2>&1 &
     pid=$!
     state="$WORK/runs/killed/state.toml"
@@ -193,7 +196,7 @@ if fits 120 kill-and-resume; then
     if [ -f "$state" ] && grep -Eq '^step_in_epoch = [1-9]' "$state"; then
         at=$(grep -E '^(epoch|step_in_epoch|step) = ' "$state" | tr '\n' ' ')
         say "  killed (SIGKILL) with the state at: $at"
-        if timeout 100 "$PY" -m cnncli train --resume "$WORK/runs/killed" --json -q > "$OUT/resumed.json" 2>> "$LOG"; then
+        if timeout -k 10 100 "$PY" -m cnncli train --resume "$WORK/runs/killed" --json -q > "$OUT/resumed.json" 2>> "$LOG"; then
             "$PY" - "$OUT/resumed.json" "$at" >> "$OUT/results.jsonl" <<'EOF'
 import json, sys
 doc = json.load(open(sys.argv[1]))
