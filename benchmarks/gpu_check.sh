@@ -60,7 +60,7 @@ if [ "$SMOKE" = 1 ]; then
     INSTALL=0
     DATASET=(--dataset mnist-sample)
     SHORT=(--max-steps 12 --threads 1)  # a few steps of each run: the script's plumbing, not its figures
-    AMP=(--no-amp)  # bf16 is emulated on most CPUs: minutes for these few steps
+    AMP=(--no-amp)  # bf16 is emulated on most CPUs: minutes for these few steps (the *-amp runs are float32 here)
     COMPILE=0       # torch.compile on a CPU takes minutes (over 400 s here): only on a GPU
 else
     DEVICE=cuda
@@ -182,11 +182,12 @@ if fits 120 kill-and-resume; then
     # batch 32: 1,875 steps an epoch, long enough on any GPU for a checkpoint inside it (every 0.6 s)
     KILLED=(--model fast --epochs 2 --batch-size 32 --checkpoint-minutes 0.01 --no-augment)
     [ "$SMOKE" = 1 ] && KILLED=(--model tiny --epochs 2 --batch-size 20 --checkpoint-minutes 0.01 --threads 1)
-    timeout -k 10 100 "$PY" -m cnncli train "${DATASET[@]}" "${KILLED[@]}" --device "$DEVICE" --out "$WORK/runs" \
+    # no `timeout` wrapper here: $! must be the trainer itself, which SIGKILL reaches (timeout does not pass it on)
+    "$PY" -m cnncli train "${DATASET[@]}" "${KILLED[@]}" --device "$DEVICE" --out "$WORK/runs" \
         --name killed -q >> "$LOG" 2>&1 &
     pid=$!
     state="$WORK/runs/killed/state.toml"
-    for _ in $(seq 1 600); do
+    for _ in $(seq 1 900); do  # at most 90 s
         if [ -f "$state" ] && grep -Eq '^step_in_epoch = [1-9]' "$state"; then break; fi
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
