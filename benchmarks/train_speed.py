@@ -48,6 +48,22 @@ TUTORIAL = [
 ]
 
 
+def cpu() -> dict:
+    """The CPU's model and the vector flags that decide the speed of float32 and bfloat16 work."""
+    model, flags = platform.processor() or "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+    return {"model": model, "flags": [f for f in wanted if f in flags]}
+
+
 def environment() -> dict:
     import torch
 
@@ -56,7 +72,9 @@ def environment() -> dict:
         "torch": torch.__version__,
         "cpus": torch.get_num_threads(),
         "machine": platform.machine(),
-        "processor": platform.processor() or "unknown",
+        "cpu": cpu(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
 

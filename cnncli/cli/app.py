@@ -12,9 +12,25 @@ from typing import Annotated
 import typer
 
 from cnncli import __version__
-from cnncli.cli import download, explain, export, predict, serve, shapes, summary, train
-from cnncli.cli import evaluate as eval_command
+from cnncli.cli import lean_params
+from cnncli.cli.lazy import LazyCommand, lazy_group
 from cnncli.core.errors import ExitCode
+
+lean_params.install()
+
+# The commands, in the order `cnn --help` lists them: name -> the function and its app.command options.
+# Each module is imported only when its command runs (or is completed), never for the others.
+COMMANDS = {
+    "download": LazyCommand("cnncli.cli.download", "download", {"no_args_is_help": True}),
+    "train": LazyCommand("cnncli.cli.train", "train"),
+    "eval": LazyCommand("cnncli.cli.evaluate", "evaluate"),
+    "predict": LazyCommand("cnncli.cli.predict", "predict", {"no_args_is_help": True}),
+    "export": LazyCommand("cnncli.cli.export", "export"),
+    "explain": LazyCommand("cnncli.cli.explain", "explain", {"no_args_is_help": True}),
+    "summary": LazyCommand("cnncli.cli.summary", "summary", {"no_args_is_help": True}),
+    "shapes": LazyCommand("cnncli.cli.shapes", "shapes", {"no_args_is_help": True}),
+    "serve": LazyCommand("cnncli.cli.serve", "serve"),
+}
 
 app = typer.Typer(
     name="cnn",
@@ -24,6 +40,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.info.cls = lazy_group(COMMANDS, app)  # the root group: builds only the command a run asks for
 
 
 def _show_version(value: bool) -> None:
@@ -42,17 +59,6 @@ def _root(
 
     Every command takes --json (the result on stdout), -q/--quiet, -v/--verbose and --no-color.
     """
-
-
-app.command("download", no_args_is_help=True)(download.download)
-app.command("train")(train.train)
-app.command("eval")(eval_command.evaluate)
-app.command("predict", no_args_is_help=True)(predict.predict)
-app.command("export")(export.export)
-app.command("explain", no_args_is_help=True)(explain.explain)
-app.command("summary", no_args_is_help=True)(summary.summary)
-app.command("shapes", no_args_is_help=True)(shapes.shapes)
-app.command("serve")(serve.serve)
 
 
 def main(argv: list[str] | None = None, prog_name: str = "cnn") -> None:

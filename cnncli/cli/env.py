@@ -87,8 +87,27 @@ class Env:
 
     def say(self, text: str = "", style: str | None = None) -> None:
         """A line for people on stderr, unless --quiet."""
-        if self.show:
+        if not self.show:
+            return
+        if self._plain(text):
+            self.stderr.write(text + "\n")
+            self.stderr.flush()
+        else:
             self.console.print(text, style=style, markup=False, soft_wrap=True)
+
+    def _plain(self, text: str) -> bool:
+        """Whether Rich would write `text` as it is: no terminal, no colour, no tabs or control characters.
+
+        Then the line is written directly, and a command that only says lines never imports Rich
+        (0.04 s of `cnn shapes`'s start-up); tests/cli/test_env.py checks both give the same bytes.
+        Once the console exists (a table, a live display), every line goes through it, in order.
+        """
+        return (
+            not self.stderr_isatty
+            and not self.color
+            and "console" not in self.__dict__
+            and all(line.isprintable() for line in text.split("\n"))
+        )
 
     def render(self, renderable: Any) -> None:
         """A Rich renderable (a table, a panel) on stderr, unless --quiet."""

@@ -6,6 +6,8 @@ import io
 
 import pytest
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnncli.cli.common import run_guarded
 from cnncli.cli.env import Env
@@ -101,3 +103,14 @@ def test_version_and_help(cnn):
 
 def test_python_dash_m_is_the_same_app(cnn):
     assert "Usage: cnn shapes" in cnn("shapes", "--help").stdout
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=60), style=st.sampled_from([None, "bold", "red"]))
+def test_a_plain_line_is_written_as_rich_would_write_it(text, style):
+    """Without a terminal, say() skips Rich for printable lines: the bytes must be Rich's own."""
+    direct, through_rich = _env(), _env()
+    through_rich.console  # noqa: B018 - a console already made sends every line through Rich
+    direct.say(text, style=style)
+    through_rich.say(text, style=style)
+    assert direct.stderr.getvalue() == through_rich.stderr.getvalue()

@@ -20,6 +20,7 @@ from torch import nn
 
 from cnncli.core.errors import Interrupted, Terminated, TrainingDiverged
 from cnncli.core.reporting import Reporter
+from cnncli.core.runtime import eager
 from cnncli.core.training.batches import BatchPreparer, epoch_permutation, step_seed
 from cnncli.core.training.checkpoint import TrainingState
 from cnncli.core.training.config import TrainConfig
@@ -106,7 +107,7 @@ class Trainer:
         loss = F.cross_entropy(logits.float(), labels, label_smoothing=config.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        self.optimizer.step()
+        eager.step(self.optimizer)
         totals.loss += loss.detach() * labels.shape[0]
         totals.correct += (logits.detach().argmax(1) == labels).sum()
         totals.images += labels.shape[0]

@@ -22,6 +22,7 @@ from cnncli.core.modelfile import runs
 from cnncli.core.modelfile.metadata import ArchitectureInfo
 from cnncli.core.nn.build import build_model
 from cnncli.core.reporting import NULL_REPORTER, Reporter
+from cnncli.core.runtime import eager
 from cnncli.core.runtime.device import amp_dtype, resolve_device, set_threads
 from cnncli.core.training import distributed
 from cnncli.core.training.checkpoint import TrainingState, load_state
@@ -153,6 +154,8 @@ def _train(
             held.enter_context(runs.claim(run_dir, sweep=request.resume is not None))
         data = load_train_data(config, device, world, progress)
         model, architecture = _build(config, data, device, world)
+        if not config.compile:
+            eager.skip_dynamo()  # 4 s of CPU saved: see core/runtime/eager.py
         optimizer = _optimizer(config, model)
         state = TrainingState()
         if request.resume is not None:
