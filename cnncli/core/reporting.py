@@ -27,7 +27,8 @@ class Reporter(Protocol):
         ...
 
     def message(self, text: str, level: str = "info") -> None:
-        """A line worth showing by itself (a mirror failed, a checkpoint was saved); level info or warning."""
+        """A line worth showing by itself (a mirror failed, a checkpoint was saved); level info or warning,
+        or detail: shown only when asked for (-v), e.g. each attempt at a host that could not be reached."""
         ...
 
 
