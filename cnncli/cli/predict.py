@@ -39,9 +39,10 @@ def predict(
         Opt(
             "--model",
             "-m",
-            metavar="FILE|RUN",
+            metavar="MODEL",
             show_default=False,
-            help="A model file or run folder (default: the latest run's best model).",
+            help="A model file, run folder, folder of runs, runs/latest or pretrained:NAME "
+            "(default: the latest run's model, else pretrained:mnist).",
         ),
     ] = None,
     recursive: Annotated[bool, Opt("--recursive", "-r", help="Look in folders' sub-folders too.")] = False,
@@ -77,7 +78,8 @@ def predict(
     """Classify images with a trained model, prepared the way its dataset was made.
 
     \b
-    cnn predict digit.png                      # the latest run's best model
+    cnn predict digit.png                      # the latest run's model, else pretrained:mnist
+    cnn predict shirt.jpg --model pretrained:fashion-mnist
     cnn predict photos/ -r --top-k 3 --model runs/base-mnist-1
     cnn predict "scans/*.jpg" --jsonl > predictions.jsonl
     cat digit.png | cnn predict - --show
@@ -96,7 +98,9 @@ def predict(
     options = PrepareOptions(invert=invert, clean=clean, crop=crop, center=center, raw=raw)
     settings = PredictSettings(top_k=top_k, batch_size=batch_size, workers=workers, options=options, keep_seen=show)
     predictor = Predictor(loaded, settings)
-    if not (env.json or jsonl):
+    if model is None:  # the user did not choose: say which one, even beside JSON (on stderr)
+        _say_default(env, loaded)
+    elif not (env.json or jsonl):
         _say_model(env, loaded, predictor.recipe.kind if not raw else "raw resize")
     kept, failed = [], []  # streamed lines are not kept: a folder may hold millions
     with reporter_for(env) as progress:
@@ -159,6 +163,17 @@ def _say_model(env: Env, loaded: InferenceModel, recipe: str) -> None:
     meta = loaded.metadata
     name = meta.architecture.name or "spec"
     env.say(f"model: {loaded.path} ({name} on {meta.dataset.name}; preparing images: {recipe})")
+
+
+def _say_default(env: Env, loaded: InferenceModel) -> None:
+    """No --model: which model answered, and how to get one's own."""
+    meta = loaded.metadata
+    trained = f"{meta.architecture.name or 'spec'} on {meta.dataset.name}"
+    if loaded.reference.is_bundled:
+        env.say(f"model: {loaded.reference.description} ({trained}), shipped with cnn; no run of yours in runs/ yet")
+        env.say("train your own with: cnn train  (then cnn predict uses it; --model picks another)")
+    else:
+        env.say(f"model: {loaded.reference.description} ({trained}); --model picks another")
 
 
 def _table(env: Env, outcomes: list[Outcome], top_k: int) -> Any:

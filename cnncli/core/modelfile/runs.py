@@ -123,26 +123,7 @@ def latest_run(out: str | Path = "runs") -> Path:
 
 
 def resolve_model_file(target: str | None, out: str | Path = "runs") -> Path:
-    """A model file from: nothing (the latest run's best), a run folder, or a .safetensors file."""
-    if target is None:
-        return _model_in(latest_run(out))
-    if not target.strip():  # Path("") is the current folder, which is not what an empty name asks for
-        raise UsageError("the model name is empty", "give a .safetensors file or a folder under runs/")
-    path = Path(target)
-    if path.is_dir():
-        return _model_in(path)
-    if path.is_file():
-        return path
-    if not path.suffix and Path(str(path) + MODEL_SUFFIX).is_file():
-        return Path(str(path) + MODEL_SUFFIX)
-    raise NotFound(f"no model file or run folder at {path}", "give a .safetensors file or a folder under runs/")
+    """The model file a model reference names; see reference.resolve_reference, the one resolver."""
+    from cnncli.core.modelfile.reference import resolve_reference  # it builds on this module
 
-
-def _model_in(run_dir: Path) -> Path:
-    for name in (BEST, LAST):
-        if (run_dir / name).is_file():
-            return run_dir / name
-    raise NotFound(
-        f"{run_dir} holds no model ({BEST} or {LAST})",
-        "the run may have stopped before its first epoch ended; resume it with cnn train --resume",
-    )
+    return resolve_reference(target, out).path
