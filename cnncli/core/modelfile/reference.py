@@ -74,7 +74,10 @@ def resolve_reference(text: str | None, runs_dir: str | Path = "runs") -> ModelR
     with_suffix = Path(text + MODEL_SUFFIX)
     if not path.suffix and with_suffix.is_file():
         return _file(with_suffix)
-    looked = [f"a model file {path}" + ("" if path.suffix else f" or {with_suffix}"), f"a run folder {path}"]
+    looked = [
+        f"a model file {path}" + ("" if path.suffix else f" or {with_suffix}"),
+        f"a run folder or a folder of runs at {path}",
+    ]
     if not path.suffix:
         looked.append(f"a bundled model (these are named {pretrained.PREFIX}NAME)")
     raise NotFound(f"no model at {text!r}: looked for {', '.join(looked)}", _forms_hint())

@@ -46,10 +46,10 @@ def is_model_file(text: str) -> bool:
     (a file, a run folder, a folder of runs, runs/latest)."""
     if not text.strip():
         return False  # an empty spec, not the current folder
-    if text.startswith(PREFIX) or text.strip().endswith(SUFFIX):
+    if text.startswith(PREFIX) or text.strip().endswith(SUFFIX) or "/" in text:  # a spec never holds a '/'
         return True
     try:
-        return Path(text).exists()
+        return Path(text).exists() or Path(text + SUFFIX).is_file()
     except (OSError, ValueError):  # a long spec is too long a file name; a NUL byte cannot be one
         return False
 

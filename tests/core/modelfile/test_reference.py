@@ -86,7 +86,7 @@ def test_what_matches_nothing_lists_what_was_looked_for(tmp_path, bundled):
         resolve_reference("pretrained:cifar", tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(NotFound, match="best.safetensors.*latest"):
+    with pytest.raises(NotFound, match=r"best\.safetensors.*latest"):
         resolve_reference(str(empty), tmp_path)
     with pytest.raises(UsageError, match="empty"):
         resolve_reference("  ", tmp_path)
