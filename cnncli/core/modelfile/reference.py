@@ -74,6 +74,8 @@ def resolve_reference(text: str | None, runs_dir: str | Path = "runs") -> ModelR
     with_suffix = Path(text + MODEL_SUFFIX)
     if not path.suffix and with_suffix.is_file():
         return _file(with_suffix)
+    if path.suffix == MODEL_SUFFIX:  # only a file can be meant
+        raise NotFound(f"no model file {path}", _forms_hint())
     looked = [
         f"a model file {path}" + ("" if path.suffix else f" or {with_suffix}"),
         f"a run folder or a folder of runs at {path}",
