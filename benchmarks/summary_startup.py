@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cnncli.core.arch.builtins import ARCHITECTURES
 from cnncli.core.arch.cost import summarise
-from cnncli.core.modelfile.metadata import ArchitectureInfo, DatasetInfo, ModelMetadata, Preprocessing
+from cnncli.core.modelfile.metadata import ArchitectureInfo, DatasetRecord, ModelMetadata, Preprocessing
 from cnncli.core.modelfile.weights import save_model
 from cnncli.core.nn.build import build_model
 
@@ -41,7 +41,7 @@ def _save_tutorial(folder: Path) -> Path:
         input_shape=(1, 28, 28),
         classes=tuple(str(i) for i in range(10)),
         preprocessing=Preprocessing(1, (28, 28), (0.1307,), (0.3081,), "mnist"),
-        dataset=DatasetInfo("mnist", "sha256:unknown"),
+        dataset=DatasetRecord("mnist", "sha256:unknown"),
     )
     model = build_model(arch.layers, metadata.input_shape, metadata.num_classes, arch.spec)
     return save_model(folder / "model.safetensors", model, metadata)

@@ -15,10 +15,11 @@ from cnncli.cli.env import Env
 from cnncli.cli.render import table
 from cnncli.core.data.catalog import CATALOG, DataDir, folder_path, resolve_data_dir
 from cnncli.core.errors import NotFound, UsageError
-from cnncli.core.units import byte_size
+from cnncli.core.units import byte_size, format_dims
 
 if TYPE_CHECKING:
-    from cnncli.core.data.store import DatasetStatus
+    from cnncli.core.data.acquire import DatasetOutcome, FileOutcome
+    from cnncli.core.data.store import DatasetStatus, FileState
 
 
 def _complete_name(incomplete: str) -> list[str]:
@@ -119,7 +120,7 @@ def _download(env: Env, where: DataDir, names, mirrors, source, timeout: float, 
                 "data_dir": str(where.path),
                 "data_dir_source": where.source,
                 "ok": all(o.ok for o in outcomes),
-                "datasets": [o.to_json() for o in outcomes],
+                "datasets": [_outcome_document(o) for o in outcomes],
             }
         )
     error = failure(outcomes, request, where.describe())
@@ -129,7 +130,7 @@ def _download(env: Env, where: DataDir, names, mirrors, source, timeout: float, 
 
 
 def _list(env: Env, where: DataDir) -> None:
-    from cnncli.core.data.store import survey
+    from cnncli.core.data.store import FileStatus, survey
 
     statuses = survey(where.path)
     if env.json:
@@ -145,7 +146,7 @@ def _list(env: Env, where: DataDir) -> None:
         (
             s.spec.name,
             f"{s.spec.counts[0]:,} + {s.spec.counts[1]:,}",
-            f"{s.spec.channels}x{s.spec.height}x{s.spec.width}",
+            format_dims((s.spec.channels, s.spec.height, s.spec.width)),
             byte_size(s.spec.download_bytes) if s.spec.download_bytes else "-",
             s.status,
             s.folder,
@@ -155,7 +156,7 @@ def _list(env: Env, where: DataDir) -> None:
     env.render(table(env, ("dataset", "images", "shape", "download", "status", "location"), rows, right=(1, 3)))
     for s in statuses:
         for f in s.files:
-            if f.state == "corrupt":
+            if f.state == FileStatus.CORRUPT:
                 env.say(f"warning: {f.path} does not verify (expected {f.pin.digest}, found {f.found})")
     env.say(f"data directory: {where.describe()}")
 
@@ -177,5 +178,37 @@ def _status_document(status: DatasetStatus) -> dict[str, Any]:
         "test": spec.counts[1],
         "download_bytes": spec.download_bytes,
         "prepared": list(status.prepared),
-        "files": [f.to_json() for f in status.files],
+        "files": [_file_state_document(f) for f in status.files],
+    }
+
+
+def _outcome_document(outcome: DatasetOutcome) -> dict[str, Any]:
+    return {
+        "name": outcome.name,
+        "path": str(outcome.folder),
+        "ok": outcome.ok,
+        "files": [_file_outcome_document(f) for f in outcome.files],
+    }
+
+
+def _file_outcome_document(outcome: FileOutcome) -> dict[str, Any]:
+    return {
+        "name": outcome.name,
+        "action": outcome.action,
+        "ok": outcome.ok,
+        "path": str(outcome.path) if outcome.path else None,
+        "digest": outcome.digest,
+        "origin": outcome.origin,
+        "attempts": [{"url": a.url, "error": a.error} for a in outcome.attempts],
+        "error": outcome.error,
+    }
+
+
+def _file_state_document(state: FileState) -> dict[str, Any]:
+    return {
+        "name": state.pin.name,
+        "path": str(state.path) if state.path else None,
+        "state": state.state,
+        "expected": state.pin.digest,
+        "found": state.found,
     }

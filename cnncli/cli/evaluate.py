@@ -10,7 +10,7 @@ import typer
 from cnncli.cli.common import command
 from cnncli.cli.env import Env
 from cnncli.cli.progress import reporter_for
-from cnncli.cli.render import number, table
+from cnncli.cli.render import number, percent, table
 
 if TYPE_CHECKING:
     from cnncli.core.inference.evaluation import EvalResult
@@ -185,17 +185,13 @@ def _gallery_document(result: EvalResult, gallery: Gallery | None) -> dict[str, 
 # -- for people -------------------------------------------------------------------------------------
 
 
-def _percent(value: float) -> str:
-    return f"{100 * value:.2f}%"
-
-
 def _render(env: Env, result: EvalResult, gallery: Gallery | None, plotted: Path | None) -> None:
     report = result.report
     env.say(f"{result.model_path} on {result.dataset.name} ({result.split}): {number(result.count)} images", "bold")
     rows = [
-        ["accuracy", _percent(result.accuracy)],
+        ["accuracy", percent(result.accuracy)],
         ["loss", f"{result.loss:.4f}"],
-        [f"top-{result.top_k} accuracy", _percent(result.top_k_accuracy)],
+        [f"top-{result.top_k} accuracy", percent(result.top_k_accuracy)],
         ["speed", f"{result.images_per_second:,.0f} images/s on {result.model.device}"],
     ]
     env.render(table(env, ["", ""], rows))
@@ -204,7 +200,7 @@ def _render(env: Env, result: EvalResult, gallery: Gallery | None, plotted: Path
     if report.confused:
         env.say("most confused (true -> predicted):")
         for pair in report.confused:
-            env.say(f"  {pair.true} -> {pair.predicted}: {pair.count} ({_percent(pair.share)} of {pair.true})")
+            env.say(f"  {pair.true} -> {pair.predicted}: {pair.count} ({percent(pair.share)} of {pair.true})")
     if gallery is not None:
         if gallery.contact_sheet is None:
             env.say(f"errors: none to write to {gallery.folder}: every image was right")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnncli.cli.env import Env
-from cnncli.core.reporting import NullReporter
+from cnncli.core.reporting import MessageLevel, NullReporter
 from cnncli.core.units import byte_size
 
 
@@ -105,7 +105,7 @@ class PlainReporter(AbstractContextManager):
             return
         self._line(f"{state.description}: {status}" if status else state.description)
 
-    def message(self, text: str, level: str = "info") -> None:
+    def message(self, text: str, level: MessageLevel = "info") -> None:
         if level == "detail" and not self.env.verbose:
             return
         self._line(f"warning: {text}" if level == "warning" else text)
@@ -187,7 +187,7 @@ class RichReporter(AbstractContextManager):
             f"{mark} {state.description}: {status}" if status else f"{mark} {state.description}", highlight=False
         )
 
-    def message(self, text: str, level: str = "info") -> None:
+    def message(self, text: str, level: MessageLevel = "info") -> None:
         if level == "detail" and not self.env.verbose:
             return
         style = "yellow" if level == "warning" else None

@@ -51,3 +51,8 @@ def shape_path(report: ChainReport) -> str:
 
 def notes_text(notes: Iterable[Note]) -> list[str]:
     return [f"{note.level}: {note.text}" for note in notes]
+
+
+def percent(value: float | None) -> str:
+    """0.9914 -> '99.14%'; None (not measured) -> '-'."""
+    return "-" if value is None else f"{100 * value:.2f}%"

@@ -24,6 +24,7 @@ from cnncli.core.arch.query import (
 from cnncli.core.arch.shapes import AxisWorking, ChainReport, format_shape
 from cnncli.core.arch.spec import format_layer
 from cnncli.core.errors import UsageError
+from cnncli.core.units import format_dims, format_pair
 
 
 class PoolKind(StrEnum):
@@ -204,13 +205,11 @@ def _describe(result: LayerResult) -> str:
         return format_layer(result.layer)
     height, width = result.report.axes  # type: ignore[misc]
 
-    def both(a: int, b: int) -> str:
-        return str(a) if a == b else f"{a}x{b}"
-
-    padding = result.layer.padding if isinstance(result.layer.padding, str) else both(*result.layer.padding)
+    padding = result.layer.padding if isinstance(result.layer.padding, str) else format_pair(result.layer.padding)
     return (
-        f"conv kernel {both(height.kernel_size, width.kernel_size)}, stride {both(height.stride, width.stride)},"
-        f" padding {padding}, dilation {both(height.dilation, width.dilation)}"
+        f"conv kernel {format_pair((height.kernel_size, width.kernel_size))},"
+        f" stride {format_pair((height.stride, width.stride))},"
+        f" padding {padding}, dilation {format_pair((height.dilation, width.dilation))}"
     )
 
 
@@ -224,7 +223,7 @@ def _render_layer(env: Env, result: LayerResult) -> None:
         width.padding_total,
         width.dilation,
     )
-    env.say(f"{_describe(result)} on {height.size}x{width.size}")
+    env.say(f"{_describe(result)} on {format_dims((height.size, width.size))}")
     if square:
         env.say(f"  W_out = {height.formula}")
     else:
@@ -241,11 +240,10 @@ def _render_layer(env: Env, result: LayerResult) -> None:
             f"{number(result.weights + (result.bias or 0))}"
         )
     rf, jump = report.receptive_field, report.jump
-    env.say(f"receptive field: {rf[0]}x{rf[1]} input pixels; jump: {jump[0]}x{jump[1]}")  # type: ignore[index]
+    env.say(f"receptive field: {format_dims(rf)} input pixels; jump: {format_dims(jump)}")  # type: ignore[arg-type]
     if result.same_padding and (height.stride, width.stride) == (1, 1):
         keep = result.same_padding
-        text = str(keep[0]) if keep[0] == keep[1] else f"{keep[0]}x{keep[1]}"
-        env.say(f"padding={text} keeps the size at stride 1 ('same')")
+        env.say(f"padding={format_pair(keep)} keeps the size at stride 1 ('same')")
     elif result.same_padding is None and not result.request.pool:
         env.say("an even kernel needs uneven padding to keep the size: padding=same does that at stride 1")
     for line in notes_text(report.notes):
@@ -303,8 +301,8 @@ def _render_chain(env: Env, report: ChainReport, name: str | None, description: 
     title = f"{name}: {description}" if name else report.spec
     rows = []
     for r in report.layers:
-        rf = f"{r.receptive_field[0]}x{r.receptive_field[1]}" if r.receptive_field else "-"
-        jump = f"{r.jump[0]}x{r.jump[1]}" if r.jump else "-"
+        rf = format_dims(r.receptive_field) if r.receptive_field else "-"
+        jump = format_dims(r.jump) if r.jump else "-"
         label = "  " * r.depth + r.name + (" (implied)" if r.implicit else "")
         rows.append([label, r.text, format_shape(r.output_shape), number(r.params), rf, jump])
     env.say(title, style="bold")

@@ -17,7 +17,7 @@ from cnncli.core.arch.cost import ACTIVATION_DTYPE, ModelSummary
 from cnncli.core.arch.query import parse_input_shape
 from cnncli.core.arch.shapes import format_shape
 from cnncli.core.modelfile.summary import SummaryRequest, SummaryResult, summarise_model
-from cnncli.core.units import byte_size
+from cnncli.core.units import byte_size, format_dims
 
 
 @command
@@ -140,7 +140,7 @@ def _layer_table(env: Env, summary: ModelSummary) -> Any:
             + (" (implied)" if row.implicit else "")
             + (" (folded)" if row.collapsed else "")
         )
-        rf = f"{row.receptive_field[0]}x{row.receptive_field[1]}" if row.receptive_field else "-"
+        rf = format_dims(row.receptive_field) if row.receptive_field else "-"
         share = "" if not row.params else "<0.1%" if row.params_share < 0.1 else f"{row.params_share:.1f}%"
         macs = number(row.macs) if row.macs else ""
         rows.append(
@@ -188,7 +188,7 @@ def _render_file(env: Env, result: SummaryResult) -> None:
     env.say(f"input: {format_shape(meta.input_shape)}; classes: {meta.num_classes} ({shown})")
     pre = meta.preprocessing
     env.say(
-        f"preprocessing: {pre.prepare}, {pre.size[0]}x{pre.size[1]}, {pre.channels} channel"
+        f"preprocessing: {pre.prepare}, {format_dims(pre.size)}, {pre.channels} channel"
         f"{'s' if pre.channels > 1 else ''}, mean {_floats(pre.mean)}, std {_floats(pre.std)}"
     )
     env.say(f"dataset: {meta.dataset.name} ({meta.dataset.checksum})")

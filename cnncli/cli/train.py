@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,12 +13,26 @@ import typer
 from cnncli.cli.common import command
 from cnncli.cli.env import Env
 from cnncli.cli.progress import reporter_for
-from cnncli.cli.render import table
-from cnncli.core.errors import UsageError
-from cnncli.core.training.config import TrainConfig, parse_duration, read_config_file
+from cnncli.cli.render import percent, table
+from cnncli.core.training.config import TrainConfig, layered_config, parse_duration
+from cnncli.core.training.records import EpochRecord
 
 # Every option defaults to None, meaning "not given": then the config file's value, else the default.
 Opt = typer.Option
+DEFAULTS = TrainConfig()  # the help shows the defaults from their one home
+
+
+def _shown(key: str) -> str:
+    """A default as the help shows it: on/off, 8e-3 rather than 0.008, 0.2, adamw."""
+    value = getattr(DEFAULTS, key)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and 0 < abs(value) < 0.01:
+        mantissa, exponent = f"{value:e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 @command
@@ -33,7 +45,7 @@ def train(
             "-m",
             metavar="NAME|SPEC",
             show_default=False,
-            help="A built-in architecture or a spec string (default: base).",
+            help=f"A built-in architecture or a spec string (default: {_shown('model')}).",
         ),
     ] = None,
     dataset: Annotated[
@@ -43,12 +55,18 @@ def train(
             "-d",
             metavar="NAME",
             show_default=False,
-            help="mnist, fashion-mnist, kmnist, cifar10, mnist-sample or folder:PATH (default: mnist).",
+            help=f"mnist, fashion-mnist, kmnist, cifar10, mnist-sample or folder:PATH (default: {_shown('dataset')}).",
         ),
     ] = None,
     epochs: Annotated[
         int | None,
-        Opt("--epochs", "-e", metavar="N", show_default=False, help="Passes over the training data (default: 8)."),
+        Opt(
+            "--epochs",
+            "-e",
+            metavar="N",
+            show_default=False,
+            help=f"Passes over the training data (default: {_shown('epochs')}).",
+        ),
     ] = None,
     batch_size: Annotated[
         int | None,
@@ -57,14 +75,21 @@ def train(
             "-b",
             metavar="N",
             show_default=False,
-            help="Images per step, across all processes (default: 256).",
+            help=f"Images per step, across all processes (default: {_shown('batch_size')}).",
         ),
     ] = None,
     lr: Annotated[
-        float | None, Opt("--lr", metavar="RATE", show_default=False, help="Peak learning rate (default: 8e-3).")
+        float | None,
+        Opt("--lr", metavar="RATE", show_default=False, help=f"Peak learning rate (default: {_shown('lr')})."),
     ] = None,
     optimizer: Annotated[
-        str | None, Opt("--optimizer", metavar="adam|adamw|sgd", show_default=False, help="Optimizer (default: adamw).")
+        str | None,
+        Opt(
+            "--optimizer",
+            metavar="adam|adamw|sgd",
+            show_default=False,
+            help=f"Optimizer (default: {_shown('optimizer')}).",
+        ),
     ] = None,
     schedule: Annotated[
         str | None,
@@ -72,7 +97,7 @@ def train(
             "--schedule",
             metavar="onecycle|cosine|step|constant",
             show_default=False,
-            help="Learning-rate schedule, per step (default: onecycle).",
+            help=f"Learning-rate schedule, per step (default: {_shown('schedule')}).",
         ),
     ] = None,
     warmup: Annotated[
@@ -81,7 +106,7 @@ def train(
             "--warmup",
             metavar="FRACTION",
             show_default=False,
-            help="Fraction of the steps spent warming up (default: 0.2).",
+            help=f"Fraction of the steps spent warming up (default: {_shown('warmup')}).",
         ),
     ] = None,
     weight_decay: Annotated[
@@ -90,17 +115,24 @@ def train(
             "--weight-decay",
             metavar="WD",
             show_default=False,
-            help="Weight decay on conv and fc weights (default: 5e-4).",
+            help=f"Weight decay on conv and fc weights (default: {_shown('weight_decay')}).",
         ),
     ] = None,
     label_smoothing: Annotated[
         float | None,
-        Opt("--label-smoothing", metavar="EPS", show_default=False, help="Label smoothing (default: 0.1)."),
+        Opt(
+            "--label-smoothing",
+            metavar="EPS",
+            show_default=False,
+            help=f"Label smoothing (default: {_shown('label_smoothing')}).",
+        ),
     ] = None,
     augment: Annotated[
         bool | None,
         Opt(
-            "--augment/--no-augment", show_default=False, help="Random shifts (and flips where they fit) (default: on)."
+            "--augment/--no-augment",
+            show_default=False,
+            help=f"Random shifts (and flips where they fit) (default: {_shown('augment')}).",
         ),
     ] = None,
     val_split: Annotated[
@@ -109,21 +141,28 @@ def train(
             "--val-split",
             metavar="FRACTION",
             show_default=False,
-            help="Hold out this fraction of train for validation (default: 0).",
+            help=f"Hold out this fraction of train for validation (default: {_shown('val_split')}).",
         ),
     ] = None,
     seed: Annotated[
-        int | None, Opt("--seed", metavar="N", show_default=False, help="Random seed (default: 0).")
+        int | None, Opt("--seed", metavar="N", show_default=False, help=f"Random seed (default: {_shown('seed')}).")
     ] = None,
     deterministic: Annotated[
         bool | None,
         Opt(
-            "--deterministic/--no-deterministic", show_default=False, help="Deterministic kernels only (default: off)."
+            "--deterministic/--no-deterministic",
+            show_default=False,
+            help=f"Deterministic kernels only (default: {_shown('deterministic')}).",
         ),
     ] = None,
     device: Annotated[
         str | None,
-        Opt("--device", metavar="auto|cpu|cuda|cuda:N|mps", show_default=False, help="Where to train (default: auto)."),
+        Opt(
+            "--device",
+            metavar="auto|cpu|cuda|cuda:N|mps",
+            show_default=False,
+            help=f"Where to train (default: {_shown('device')}).",
+        ),
     ] = None,
     threads: Annotated[
         int | None, Opt("--threads", metavar="N", show_default=False, help="CPU threads (default: all cores).")
@@ -137,7 +176,12 @@ def train(
         ),
     ] = None,
     compile: Annotated[
-        bool | None, Opt("--compile/--no-compile", show_default=False, help="torch.compile the model (default: off).")
+        bool | None,
+        Opt(
+            "--compile/--no-compile",
+            show_default=False,
+            help=f"torch.compile the model (default: {_shown('compile')}).",
+        ),
     ] = None,
     patience: Annotated[
         int | None,
@@ -163,7 +207,10 @@ def train(
         Opt("--checkpoint-minutes", metavar="M", show_default=False, help="Also checkpoint inside epochs this often."),
     ] = None,
     out: Annotated[
-        str | None, Opt("--out", "-o", metavar="DIR", show_default=False, help="Folder of run folders (default: runs).")
+        str | None,
+        Opt(
+            "--out", "-o", metavar="DIR", show_default=False, help=f"Folder of run folders (default: {_shown('out')})."
+        ),
     ] = None,
     name: Annotated[
         str | None,
@@ -219,7 +266,14 @@ def train(
     if "amp" in given:
         given["amp"] = "on" if given["amp"] else "off"
     if nproc is not None:
-        _launch(env, nproc, given, resume, config)
+        shared = ["--json"] if env.json else []
+        shared += ["--quiet"] if env.quiet else []
+        shared += ["--verbose"] if env.verbose else []
+        from cnncli.core.training.launch import launch
+
+        failed = launch(nproc, given, resume, config, shared)
+        if failed:
+            raise typer.Exit(failed if failed > 0 else 128 - failed)
         return
     _train_here(env, given, resume, config)
 
@@ -230,22 +284,13 @@ def _train_here(env: Env, given: dict[str, Any], resume: Path | None, config_fil
     world = world_from_env()
     if not world.main:  # under torchrun, rank 0 alone speaks
         env.quiet, env.json = True, False
-    if resume is not None and config_file is not None:
-        raise UsageError("--resume uses the run's own configuration; drop --config")
-    file_values = read_config_file(config_file) if config_file else {}
-    settings = TrainConfig().with_overrides(file_values).with_overrides(given)
-    settings.validate()
+    layered = layered_config(given, config_file, resume)
 
     from cnncli.core.training.loop import StopFlag
     from cnncli.core.training.session import TrainRequest
     from cnncli.core.training.session import train as run_training
 
-    request = TrainRequest(
-        settings,
-        resume=resume,
-        overrides=given if resume else {},
-        explicit_name="name" in given or "name" in file_values,
-    )
+    request = TrainRequest(layered.config, resume=resume, explicit_name=layered.explicit_name)
     stop = StopFlag()
     with reporter_for(env) as progress, _stop_on_signals(stop):
         result = run_training(request, progress, stop)
@@ -275,9 +320,9 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
 def result_document(result: Any) -> dict[str, Any]:
     """The JSON of a training run (its schema is in the README)."""
 
-    def scores(row: dict[str, Any]) -> dict[str, Any]:
+    def scores(record: Any) -> dict[str, Any]:
         keys = ("epoch", "test_accuracy", "test_loss", "val_accuracy", "val_loss", "train_accuracy", "train_loss")
-        return {k: row.get(k) for k in keys}
+        return {k: getattr(record, k) if record else None for k in keys}
 
     return {
         "run": str(result.run_dir),
@@ -285,7 +330,7 @@ def result_document(result: Any) -> dict[str, Any]:
         "last_model": str(result.last_path),
         "epochs_run": result.epochs_run,
         "steps": result.steps,
-        "stopped": result.stopped_because,
+        "stopped": str(result.stopped_because),
         "train_seconds": round(result.train_seconds, 3),
         "images_per_second": round(result.images_per_second, 1),
         "final": scores(result.final),
@@ -296,12 +341,9 @@ def result_document(result: Any) -> dict[str, Any]:
     }
 
 
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
-
-
 def _render(env: Env, result: Any) -> None:
-    final, best = result.final, result.best
+    unmeasured = EpochRecord(epoch=0, step=0)
+    final, best = result.final or unmeasured, result.best or unmeasured
     rows = [
         ["run", str(result.run_dir)],
         ["model", str(result.model_path)],
@@ -311,102 +353,12 @@ def _render(env: Env, result: Any) -> None:
             "speed",
             f"{result.images_per_second:,.0f} images/s on {result.device}" + (f" ({result.amp})" if result.amp else ""),
         ],
-        ["final test accuracy", f"{_percent(final.get('test_accuracy'))}  (loss {final.get('test_loss', 0):.4f})"],
+        ["final test accuracy", f"{percent(final.test_accuracy)}  (loss {final.test_loss or 0:.4f})"],
         [
             "best",
-            f"{_percent(best.get('test_accuracy'))} test"
-            + (f", {_percent(best.get('val_accuracy'))} val" if best.get("val_accuracy") is not None else "")
-            + f" at epoch {best.get('epoch', '-')}",
+            f"{percent(best.test_accuracy)} test"
+            + (f", {percent(best.val_accuracy)} val" if best.val_accuracy is not None else "")
+            + f" at epoch {best.epoch if result.best else '-'}",
         ],
     ]
     env.render(table(env, ["", ""], rows, title="training finished"))
-
-
-# -- several processes ------------------------------------------------------------------------------
-
-
-def _argv(given: dict[str, Any], resume: Path | None, config_file: Path | None) -> list[str]:
-    """The options back as command-line words, for the processes torchrun starts."""
-    words: list[str] = []
-    flags = {
-        "augment": ("--augment", "--no-augment"),
-        "deterministic": ("--deterministic", "--no-deterministic"),
-        "compile": ("--compile", "--no-compile"),
-        "offline": ("--offline", "--online"),
-    }
-    for key, value in given.items():
-        if key in flags:
-            words.append(flags[key][0] if value else flags[key][1])
-        elif key == "amp":
-            words.append("--amp" if value == "on" else "--no-amp")
-        else:
-            words += [f"--{key.replace('_', '-')}", str(value)]
-    if resume is not None:
-        words += ["--resume", str(resume)]
-    if config_file is not None:
-        words += ["--config", str(config_file)]
-    return words
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _launch(env: Env, nproc: int, given: dict[str, Any], resume: Path | None, config_file: Path | None) -> None:
-    """`cnn train --nproc N ...`: N processes with the environment torchrun gives them (RANK, WORLD_SIZE,
-    LOCAL_RANK, MASTER_ADDR, MASTER_PORT), so they meet exactly as under `torchrun --nproc-per-node N`."""
-    import os
-
-    cores = os.cpu_count() or 1
-    if not 1 <= nproc <= cores:
-        raise UsageError(
-            f"--nproc must be from 1 to {cores} (the CPU cores here), not {nproc}",
-            "each process needs a core of its own to feed its device",
-        )
-    shared = ["--json"] if env.json else []
-    shared += ["--quiet"] if env.quiet else []
-    shared += ["--verbose"] if env.verbose else []
-    argv = [sys.executable, "-m", "cnncli", "train", *_argv(given, resume, config_file), *shared]
-    port = str(_free_port())
-    workers = []
-    for rank in range(nproc):
-        rank_env = {
-            **os.environ,
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-            "WORLD_SIZE": str(nproc),
-            "LOCAL_WORLD_SIZE": str(nproc),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": port,
-        }
-        workers.append(subprocess.Popen(argv, env=rank_env))
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers get Ctrl-C themselves and save
-    try:
-        failed = _wait_all(workers)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if failed:
-        raise typer.Exit(failed if failed > 0 else 128 - failed)
-
-
-def _wait_all(workers: list[subprocess.Popen]) -> int:
-    """Wait for every worker; when one fails, stop the rest (they would wait for it forever)."""
-    import time
-
-    while True:
-        codes = [worker.poll() for worker in workers]
-        failed = next((code for code in codes if code), 0)
-        if failed:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.terminate()
-            for worker in workers:
-                worker.wait()
-            return failed
-        if all(code == 0 for code in codes):
-            return 0
-        time.sleep(0.2)

@@ -8,7 +8,10 @@ throttled lines to a pipe (cnncli/cli/progress.py), and tests can pass a Recordi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+# a warning is shown as one ("warning: ...", in yellow); a detail only with -v
+MessageLevel = Literal["info", "warning", "detail"]
 
 
 class Reporter(Protocol):
@@ -26,7 +29,7 @@ class Reporter(Protocol):
         """End a task with a one-line verdict ("verified", "loss 0.031, accuracy 99.1%")."""
         ...
 
-    def message(self, text: str, level: str = "info") -> None:
+    def message(self, text: str, level: MessageLevel = "info") -> None:
         """A line worth showing by itself (a mirror failed, a checkpoint was saved); level info or warning,
         or detail: shown only when asked for (-v), e.g. each attempt at a host that could not be reached."""
         ...
@@ -46,7 +49,7 @@ class NullReporter:
     def finish(self, task: int, status: str = "", ok: bool = True) -> None:
         pass
 
-    def message(self, text: str, level: str = "info") -> None:
+    def message(self, text: str, level: MessageLevel = "info") -> None:
         pass
 
 
@@ -87,5 +90,5 @@ class RecordingReporter:
     def finish(self, task: int, status: str = "", ok: bool = True) -> None:
         self.tasks[task].status, self.tasks[task].ok = status, ok
 
-    def message(self, text: str, level: str = "info") -> None:
+    def message(self, text: str, level: MessageLevel = "info") -> None:
         self.messages.append((level, text))

@@ -8,6 +8,7 @@ be reported as a bug). Here it is one more malformed document.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from typing import Any
 
@@ -33,3 +34,8 @@ def loads_json(text: str | bytes) -> Any:
         return json.loads(text)
     except RecursionError:
         raise TooDeep() from None
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float as parsed JSON or TOML gives it (a bool is not a number here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

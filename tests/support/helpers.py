@@ -17,7 +17,7 @@ from cnncli.core.arch.builtins import ARCHITECTURES
 from cnncli.core.arch.shapes import analyse
 from cnncli.core.arch.spec import parse_spec
 from cnncli.core.errors import ShapeError
-from cnncli.core.modelfile.metadata import ArchitectureInfo, DatasetInfo, ModelMetadata, Preprocessing, Versions
+from cnncli.core.modelfile.metadata import ArchitectureInfo, DatasetRecord, ModelMetadata, Preprocessing, Versions
 from cnncli.core.nn.build import ConvNet, build_model
 
 INPUTS = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
@@ -70,7 +70,7 @@ def metadata_for(
         preprocessing=Preprocessing(
             channels, (input_shape[1], input_shape[2]), (0.1307,) * channels, (0.3081,) * channels, "mnist"
         ),
-        dataset=DatasetInfo("mnist", "sha256:" + "ab" * 32),
+        dataset=DatasetRecord("mnist", "sha256:" + "ab" * 32),
         training={"epochs": 6, "lr": 0.001, "batch_size": 100, "optimizer": {"name": "adam", "betas": [0.9, 0.999]}},
         metrics={"test_accuracy": 0.9903, "test_loss": 0.031},
         versions=Versions("0.1.0", "2.14.1", "3.11.7"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from cnncli.core.arch.spec import (
     CLASSES,
@@ -32,13 +33,14 @@ from cnncli.core.arch.spec import (
     format_layer,
 )
 from cnncli.core.errors import ShapeError
+from cnncli.core.units import format_dims
 
 Shape = tuple[int, ...]  # (channels, height, width) for feature maps, (features,) after flatten
 AXES = ("height", "width")
 
 
 def format_shape(shape: Shape) -> str:
-    return "x".join(str(d) for d in shape)
+    return format_dims(shape)
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,14 @@ class AxisWorking:
         )
 
 
+class NoteLevel(StrEnum):
+    WARNING = "warning"  # something is probably off
+    INFO = "info"  # something worth knowing
+
+
 @dataclass(frozen=True)
 class Note:
-    level: str  # "warning" (something is probably off) or "info" (something worth knowing)
+    level: NoteLevel
     text: str
 
 
@@ -97,6 +104,20 @@ class LayerReport:
     implicit: bool = False  # a flatten the spec implies before its first fc
     is_block: bool = False  # a block header: its params and macs are its children's sums
     layer: Layer | None = None
+
+
+@dataclass(frozen=True)
+class LayerEffect:
+    """What one layer does to its input, as its handler works it out; `_analyse_layer` makes the report."""
+
+    output_shape: Shape
+    params: int = 0
+    buffers: int = 0
+    macs: int = 0
+    axes: tuple[AxisWorking, AxisWorking] | None = None
+    notes: tuple[Note, ...] = ()
+    window: tuple[Pair, Pair] | None = None  # (receptive field, jump) after a conv or pool; None: unchanged
+    spatial: bool = True  # False once flatten, gap or fc has removed the layout: no receptive field after it
 
 
 @dataclass(frozen=True)
@@ -281,7 +302,7 @@ def _window_notes(axes: tuple[AxisWorking, AxisWorking], layer: Conv | Pool) -> 
             plural = "s" if working.dropped > 1 else ""
             notes.append(
                 Note(
-                    "warning",
+                    NoteLevel.WARNING,
                     f"the window does not fit the {axis} exactly: the floor drops the last "
                     f"{working.dropped} pixel{plural} of the padded input; {where}",
                 )
@@ -296,7 +317,7 @@ def _grow(state: _State, axes: tuple[AxisWorking, AxisWorking]) -> tuple[Pair, P
     return (rf[0], rf[1]), (jump[0], jump[1])
 
 
-def _conv(name: str, layer: Conv, state: _State, num_classes: int) -> dict:
+def _conv(name: str, layer: Conv, state: _State, num_classes: int) -> LayerEffect:
     _need_feature_map(state, name, layer)
     in_channels = state.shape[0]
     out_channels = _count(layer.out_channels, num_classes)
@@ -314,17 +335,14 @@ def _conv(name: str, layer: Conv, state: _State, num_classes: int) -> dict:
     axes = _window_axes(name, layer, state, layer.padding, layer.stride, None)
     kernel = layer.kernel_size[0] * layer.kernel_size[1]
     weights = out_channels * (in_channels // layer.groups) * kernel
-    output = (out_channels, axes[0].output, axes[1].output)
-    rf, jump = _grow(state, axes)
-    return {
-        "output_shape": output,
-        "params": weights + (out_channels if layer.bias else 0),
-        "macs": axes[0].output * axes[1].output * weights,
-        "axes": axes,
-        "notes": _window_notes(axes, layer),
-        "rf": rf,
-        "jump": jump,
-    }
+    return LayerEffect(
+        output_shape=(out_channels, axes[0].output, axes[1].output),
+        params=weights + (out_channels if layer.bias else 0),
+        macs=axes[0].output * axes[1].output * weights,
+        axes=axes,
+        notes=_window_notes(axes, layer),
+        window=_grow(state, axes),
+    )
 
 
 def _check_padding_mode(name: str, layer: Conv, state: _State) -> None:
@@ -347,7 +365,7 @@ def _check_padding_mode(name: str, layer: Conv, state: _State) -> None:
             )
 
 
-def _pool(name: str, layer: Pool, state: _State) -> dict:
+def _pool(name: str, layer: Pool, state: _State) -> LayerEffect:
     _need_feature_map(state, name, layer)
     stride = layer.effective_stride
     # torch checks the undilated kernel, for max and average pooling alike
@@ -360,71 +378,69 @@ def _pool(name: str, layer: Pool, state: _State) -> dict:
                 f"use padding <= {limit[i]}, or pad with a conv layer before pooling",
             )
     axes = _window_axes(name, layer, state, layer.padding, stride, (limit[0], limit[1]))
-    rf, jump = _grow(state, axes)
-    return {
-        "output_shape": (state.shape[0], axes[0].output, axes[1].output),
-        "params": 0,
-        "macs": 0,
-        "axes": axes,
-        "notes": _window_notes(axes, layer),
-        "rf": rf,
-        "jump": jump,
-    }
+    return LayerEffect(
+        output_shape=(state.shape[0], axes[0].output, axes[1].output),
+        axes=axes,
+        notes=_window_notes(axes, layer),
+        window=_grow(state, axes),
+    )
 
 
-def _linear(name: str, layer: Linear, state: _State, num_classes: int) -> dict:
+def _linear(name: str, layer: Linear, state: _State, num_classes: int) -> LayerEffect:
     if len(state.shape) != 1:  # the caller inserts a flatten first
         raise AssertionError("linear expects features")
     in_features = state.shape[0]
     out_features = _count(layer.out_features, num_classes)
-    return {
-        "output_shape": (out_features,),
-        "params": in_features * out_features + (out_features if layer.bias else 0),
-        "macs": in_features * out_features,
-        "rf": None,
-        "jump": None,
-    }
+    return LayerEffect(
+        output_shape=(out_features,),
+        params=in_features * out_features + (out_features if layer.bias else 0),
+        macs=in_features * out_features,
+        spatial=False,
+    )
 
 
-def _simple(layer: Layer, state: _State) -> dict:
+def _simple(layer: Layer, state: _State) -> LayerEffect:
     """Layers that keep the shape (or flatten it) and hold no weights, except batch norm's two."""
     if isinstance(layer, BatchNorm):
         channels = state.shape[0]
-        return {"output_shape": state.shape, "params": 2 * channels, "buffers": 2 * channels + 1}
+        return LayerEffect(state.shape, params=2 * channels, buffers=2 * channels + 1)
     if isinstance(layer, (Flatten, GlobalAvgPool)):
         if len(state.shape) == 1:
-            return {"output_shape": state.shape}
+            return LayerEffect(state.shape)
         size = math.prod(state.shape) if isinstance(layer, Flatten) else state.shape[0]
-        return {"output_shape": (size,), "rf": None, "jump": None}
+        return LayerEffect((size,), spatial=False)
     assert isinstance(layer, (Activation, Dropout))
-    return {"output_shape": state.shape}
+    return LayerEffect(state.shape)
 
 
 def _analyse_layer(name: str, layer: Layer, state: _State, num_classes: int, depth: int) -> LayerReport:
     if isinstance(layer, Conv):
-        result = _conv(name, layer, state, num_classes)
+        effect = _conv(name, layer, state, num_classes)
     elif isinstance(layer, Pool):
-        result = _pool(name, layer, state)
+        effect = _pool(name, layer, state)
     elif isinstance(layer, Linear):
-        result = _linear(name, layer, state, num_classes)
+        effect = _linear(name, layer, state, num_classes)
     else:
         if isinstance(layer, GlobalAvgPool):
             _need_feature_map(state, name, layer)
-        result = _simple(layer, state)
+        effect = _simple(layer, state)
+    receptive_field, jump = effect.window or (state.receptive_field, state.jump)
+    if not effect.spatial:
+        receptive_field = jump = None
     report = LayerReport(
         name=name,
         kind=layer.kind,
         text=format_layer(layer),
         depth=depth,
         input_shape=state.shape,
-        output_shape=result["output_shape"],
-        params=result.get("params", 0),
-        buffers=result.get("buffers", 0),
-        macs=result.get("macs", 0),
-        receptive_field=result.get("rf", state.receptive_field),
-        jump=result.get("jump", state.jump),
-        axes=result.get("axes"),
-        notes=result.get("notes", ()),
+        output_shape=effect.output_shape,
+        params=effect.params,
+        buffers=effect.buffers,
+        macs=effect.macs,
+        receptive_field=receptive_field,
+        jump=jump,
+        axes=effect.axes,
+        notes=effect.notes,
         implicit=False,
         layer=layer,
     )
@@ -473,7 +489,7 @@ def _mark_implicit(report: LayerReport) -> LayerReport:
     return replace(
         report,
         implicit=True,
-        notes=(Note("info", "implied: fc needs features, so the feature map is flattened first"),),
+        notes=(Note(NoteLevel.INFO, "implied: fc needs features, so the feature map is flattened first"),),
     )
 
 

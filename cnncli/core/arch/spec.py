@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from cnncli.core.errors import SpecError
+from cnncli.core.units import format_pair
 
 Pair = tuple[int, int]
 Count = int | str  # an int, or "classes"
@@ -485,7 +486,7 @@ def _format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple):
-        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
+        return format_pair(value)
     return str(value)
 
 

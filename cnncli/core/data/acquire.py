@@ -16,7 +16,7 @@ from cnncli.core.atomic import atomic_write_with
 from cnncli.core.data.catalog import DataFile, DatasetSpec, dataset_spec, resolve_mirrors
 from cnncli.core.data.content import digest_of, mismatch_detail
 from cnncli.core.data.fetch import UNREACHABLE_CAUSES, Attempt, FetchPolicy, fetch
-from cnncli.core.data.store import dataset_folder, file_state, locate, record_verified
+from cnncli.core.data.store import FileStatus, dataset_folder, file_state, locate, record_verified
 from cnncli.core.errors import CnnError, DownloadError, IntegrityError, NotFound
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 
@@ -44,18 +44,6 @@ class FileOutcome:
     def ok(self) -> bool:
         return self.action != "failed"
 
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "action": self.action,
-            "ok": self.ok,
-            "path": str(self.path) if self.path else None,
-            "digest": self.digest,
-            "origin": self.origin,
-            "attempts": [{"url": a.url, "error": a.error} for a in self.attempts],
-            "error": self.error,
-        }
-
 
 @dataclass(frozen=True)
 class DatasetOutcome:
@@ -66,9 +54,6 @@ class DatasetOutcome:
     @property
     def ok(self) -> bool:
         return all(f.ok for f in self.files)
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "path": str(self.folder), "ok": self.ok, "files": [f.to_json() for f in self.files]}
 
 
 def _find_in(source: Path, spec: DatasetSpec, pin: DataFile) -> Path | None:
@@ -89,7 +74,7 @@ def _import(spec: DatasetSpec, pin: DataFile, source: Path, folder: Path) -> Fil
         digest, size = digest_of(found, pin)
     except IntegrityError as exc:  # not even a valid gzip stream
         return FileOutcome(pin.name, "failed", origin=str(found), error=exc.message, integrity=True)
-    if digest != pin.digest or (pin.size is not None and size != pin.size):
+    if not pin.matches(digest, size):
         error = f"{found} does not verify: {mismatch_detail(pin, digest, size)}"
         return FileOutcome(pin.name, "failed", origin=str(found), error=error, integrity=True)
     target = folder / found.name
@@ -149,12 +134,12 @@ def acquire_dataset(spec: DatasetSpec, request: AcquireRequest, progress: Report
     for pin in spec.files:
         task = progress.start(f"{spec.name}/{pin.name}", total=None, unit="B")
         state = file_state(folder, pin, remember=not spec.packaged)
-        if state.state == "verified":
+        if state.state == FileStatus.VERIFIED:
             outcome = FileOutcome(pin.name, "present", state.path, state.found)
         elif spec.packaged:  # a damaged installation: nothing to fetch it from
             outcome = FileOutcome(pin.name, "failed", state.path, error="the copy inside cnn does not verify")
         else:
-            if state.state == "corrupt" and state.path is not None:
+            if state.state == FileStatus.CORRUPT and state.path is not None:
                 progress.message(f"{state.path} does not verify (found {state.found}): replacing it", "warning")
                 state.path.unlink()
             if request.source is not None:

@@ -50,6 +50,10 @@ class DataFile:
         """The name of the decompressed file: the same data, accepted where the pin is on the content."""
         return self.name.removesuffix(".gz")
 
+    def matches(self, digest: str, size: int) -> bool:
+        """Whether bytes with this digest and size are the pinned ones (the size only where one is pinned)."""
+        return digest == self.digest and (self.size is None or size == self.size)
+
 
 @dataclass(frozen=True)
 class DatasetInfo:
@@ -68,19 +72,6 @@ class DatasetInfo:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "classes": list(self.classes),
-            "channels": self.channels,
-            "height": self.height,
-            "width": self.width,
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "prepare": self.prepare,
-            "checksum": self.checksum,
-        }
 
 
 @dataclass(frozen=True)

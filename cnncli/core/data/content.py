@@ -71,7 +71,7 @@ def digest_of(path: Path, pin: DataFile) -> tuple[str, int]:
 def verify(path: Path, pin: DataFile) -> str:
     """Check `path` against its pin; returns the digest, raises IntegrityError naming both digests."""
     found, size = digest_of(path, pin)
-    if found != pin.digest or (pin.size is not None and size != pin.size):
+    if not pin.matches(found, size):
         raise mismatch(path, pin, found, size)
     return found
 
@@ -87,6 +87,6 @@ def read_verified(path: Path, pin: DataFile) -> bytes:
         ) from exc
     covered = data if pin.pin_of == "content" else raw
     found = f"{pin.algorithm}:{hashlib.new(pin.algorithm, covered).hexdigest()}"
-    if found != pin.digest or (pin.size is not None and len(covered) != pin.size):
+    if not pin.matches(found, len(covered)):
         raise mismatch(path, pin, found, len(covered))
     return data

@@ -61,7 +61,7 @@ from cnncli.core.data.folder import (
 )
 from cnncli.core.data.idx import cifar_split, idx_pair
 from cnncli.core.data.split import Split, channel_stats
-from cnncli.core.data.store import dataset_folder, file_state, locate
+from cnncli.core.data.store import FileStatus, dataset_folder, file_state, locate
 from cnncli.core.errors import NotFound, UsageError
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 from cnncli.core.units import byte_size
@@ -112,11 +112,11 @@ def _ensure_present(spec, split, where: DataDir, download, offline, mirrors, pro
     """Every file the split needs, present and verified; fetched first when allowed."""
     folder = dataset_folder(spec, where.path)
     states = [file_state(folder, pin) for pin in spec.split_files(split)]
-    if all(state.state == "verified" for state in states):
+    if all(state.state == FileStatus.VERIFIED for state in states):
         return
     if not download:
         for state in states:
-            if state.state == "corrupt" and state.path is not None:
+            if state.state == FileStatus.CORRUPT and state.path is not None:
                 raise mismatch(state.path, state.pin, state.found or "not a valid gzip stream")
         why = " (offline: nothing is downloaded)" if offline else ""
         raise NotFound(

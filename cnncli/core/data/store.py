@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
@@ -25,21 +26,29 @@ STAMPS = ".verified.json"
 PACKAGE_DATA = "resources"
 
 
+class FileStatus(StrEnum):
+    VERIFIED = "verified"
+    CORRUPT = "corrupt"  # present, does not verify
+    PARTIAL = "partial"  # a .part only: a download that stopped
+    MISSING = "missing"
+
+
+class DatasetState(StrEnum):
+    """What `cnn download --list` says of a dataset as a whole."""
+
+    BUILT_IN = "built-in"  # ships inside cnn and verifies
+    VERIFIED = "verified"
+    CORRUPT = "corrupt"  # a file does not verify
+    MISSING = "missing"
+    INCOMPLETE = "incomplete"  # some files, not all
+
+
 @dataclass(frozen=True)
 class FileState:
     pin: DataFile
     path: Path | None  # where it is, when it is
-    state: str  # "verified", "corrupt" (present, does not verify), "partial" (a .part only), "missing"
+    state: FileStatus
     found: str | None = None  # its digest, when present
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.pin.name,
-            "path": str(self.path) if self.path else None,
-            "state": self.state,
-            "expected": self.pin.digest,
-            "found": self.found,
-        }
 
 
 @dataclass(frozen=True)
@@ -50,20 +59,19 @@ class DatasetStatus:
     prepared: tuple[str, ...]  # the splits with a prepared copy
 
     @property
-    def status(self) -> str:
-        """'built-in', 'verified', 'missing', 'corrupt' or 'incomplete'."""
+    def status(self) -> DatasetState:
         states = {f.state for f in self.files}
-        if self.spec.packaged and states == {"verified"}:
-            return "built-in"
-        if states == {"verified"}:
-            return "verified"
-        if "corrupt" in states:
-            return "corrupt"
-        return "missing" if states <= {"missing"} else "incomplete"
+        if self.spec.packaged and states == {FileStatus.VERIFIED}:
+            return DatasetState.BUILT_IN
+        if states == {FileStatus.VERIFIED}:
+            return DatasetState.VERIFIED
+        if FileStatus.CORRUPT in states:
+            return DatasetState.CORRUPT
+        return DatasetState.MISSING if states <= {FileStatus.MISSING} else DatasetState.INCOMPLETE
 
     @property
     def verified(self) -> bool:
-        return all(f.state == "verified" for f in self.files)
+        return all(f.state == FileStatus.VERIFIED for f in self.files)
 
 
 def dataset_folder(spec: DatasetSpec, data_dir: Path) -> Path:
@@ -112,19 +120,19 @@ def file_state(folder: Path, pin: DataFile, stamps: dict | None = None, remember
     path = locate(folder, pin)
     if path is None:
         partial = (folder / (pin.name + PART_SUFFIX)).is_file()
-        return FileState(pin, None, "partial" if partial else "missing")
+        return FileState(pin, None, FileStatus.PARTIAL if partial else FileStatus.MISSING)
     stamp = (stamps if stamps is not None else _stamps(folder)).get(path.name, {})
     if stamp.get("stat") == _stat_key(path) and stamp.get("digest") == pin.digest:
-        return FileState(pin, path, "verified", pin.digest)
+        return FileState(pin, path, FileStatus.VERIFIED, pin.digest)
     try:
         found, size = digest_of(path, pin)
     except CnnError:  # not even a valid gzip stream
-        return FileState(pin, path, "corrupt", None)
-    if found != pin.digest or (pin.size is not None and size != pin.size):
-        return FileState(pin, path, "corrupt", found)
+        return FileState(pin, path, FileStatus.CORRUPT, None)
+    if not pin.matches(found, size):
+        return FileState(pin, path, FileStatus.CORRUPT, found)
     if remember:
         record_verified(folder, path, found)
-    return FileState(pin, path, "verified", found)
+    return FileState(pin, path, FileStatus.VERIFIED, found)
 
 
 def inspect_dataset(spec: DatasetSpec, data_dir: Path) -> DatasetStatus:

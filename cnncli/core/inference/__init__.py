@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from cnncli.core.inference.inputs import MissingInput, expand_inputs
     from cnncli.core.inference.metrics import ClassificationReport, classification_report
     from cnncli.core.inference.mistakes import Gallery, write_gallery
-    from cnncli.core.inference.model import InferenceModel, check_fits, open_model
+    from cnncli.core.inference.model import InferenceModel, check_dataset, open_model
     from cnncli.core.inference.plot import plot_confusion, require_matplotlib
     from cnncli.core.inference.predict import Failure, Prediction, Predictor, PredictSettings
     from cnncli.core.inference.prepare import PrepareOptions, Recipe, recipe_for
@@ -47,7 +47,7 @@ _HOMES = {
     "ClassificationReport": "metrics",
     "classification_report": "metrics",
     "InferenceModel": "model",
-    "check_fits": "model",
+    "check_dataset": "model",
     "open_model": "model",
     "plot_confusion": "plot",
     "require_matplotlib": "plot",
@@ -75,7 +75,7 @@ __all__ = [
     "PrepareOptions",
     "Recipe",
     "WrongImage",
-    "check_fits",
+    "check_dataset",
     "classification_report",
     "evaluate_model",
     "expand_inputs",

@@ -31,12 +31,12 @@ from cnncli.core.data.catalog import DatasetInfo
 from cnncli.core.data.split import Split, stratified_holdout
 from cnncli.core.errors import UsageError
 from cnncli.core.inference.metrics import ClassificationReport, classification_report
-from cnncli.core.inference.model import InferenceModel, check_fits, open_model
+from cnncli.core.inference.model import InferenceModel, check_dataset, open_model
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 from cnncli.core.runtime.normalise import Normaliser
 from cnncli.core.runtime.sources import EVAL_BATCH, Batch, Source, source_for
 
-SPLITS = ("test", "train", "val")
+EVAL_SPLITS = ("test", "train", "val")
 # On a CPU a batch whose activations stay in the caches runs about twice as fast as one of 1000 (the
 # first conv's output for 128 MNIST images is 6 MB); accelerators want big batches.
 CPU_BATCH = 128
@@ -56,7 +56,7 @@ class EvalRequest:
     runs_dir: str = "runs"
 
     def validate(self) -> EvalRequest:
-        if self.split not in SPLITS:
+        if self.split not in EVAL_SPLITS:
             raise UsageError(f"unknown split '{self.split}'", "the splits are test, train and val")
         if self.batch_size is not None and self.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
@@ -101,7 +101,7 @@ def evaluate_model(request: EvalRequest, progress: Reporter = NULL_REPORTER) -> 
     request.validate()
     model = open_model(request.model, request.device, request.runs_dir)
     split, chosen = _load(request, model, progress)
-    check_fits(model, split.info)
+    check_dataset(model, split.info)
     source = source_for(split, chosen, model.device, workers=min(4, os.cpu_count() or 1))
     if len(source) == 0:
         raise UsageError(f"the {request.split} split of {split.info.name} holds no images")

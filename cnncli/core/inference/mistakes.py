@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from cnncli.core.atomic import atomic_write_bytes, write_error
 from cnncli.core.errors import UsageError
 from cnncli.core.inference.evaluation import WrongImage
+from cnncli.core.naming import slug
 
 CONTACT_SHEET = "contact-sheet.png"
 TILE = 84  # px: the enlarged image on the sheet (28 px x 3)
@@ -37,14 +37,14 @@ class Gallery:
     contact_sheet: Path | None  # None when there was nothing wrong to show
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", name).strip("-") or "class"
+def _class_part(name: str) -> str:
+    return slug(name, "class", keep=".-", trim="-")  # "_" separates the fields of the file name
 
 
 def image_name(rank: int, wrong: WrongImage, classes: Sequence[str]) -> str:
     return (
-        f"{rank:02d}_idx{wrong.index}_true-{_slug(classes[wrong.true])}"
-        f"_pred-{_slug(classes[wrong.predicted])}_conf-{wrong.confidence:.3f}.png"
+        f"{rank:02d}_idx{wrong.index}_true-{_class_part(classes[wrong.true])}"
+        f"_pred-{_class_part(classes[wrong.predicted])}_conf-{wrong.confidence:.3f}.png"
     )
 
 

@@ -1,7 +1,7 @@
 """The model `cnn eval` and `cnn predict` run: found (any model reference, see modelfile/reference.py), loaded, checked.
 
 model = open_model(target, device="auto")   # InferenceModel: network, metadata, path, device
-check_fits(model, dataset_info)              # BadInput when the dataset is not what it takes
+check_dataset(model, dataset_info)              # BadInput when the dataset is not what it takes
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from cnncli.core.modelfile.weights import load_model
 from cnncli.core.nn.build import ConvNet
 from cnncli.core.runtime.device import resolve_device
 from cnncli.core.runtime.normalise import Normaliser
+from cnncli.core.units import format_dims
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,10 @@ def fold_batch_norms(network: nn.Module) -> nn.Module:
 
 def describe_input(channels: int, height: int, width: int, classes: tuple[str, ...]) -> str:
     shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
-    return f"{channels}x{height}x{width} images of {len(classes)} classes ({shown})"
+    return f"{format_dims((channels, height, width))} images of {len(classes)} classes ({shown})"
 
 
-def check_fits(model: InferenceModel, info: DatasetInfo) -> None:
+def check_dataset(model: InferenceModel, info: DatasetInfo) -> None:
     """The dataset must have the model's image shape and exactly its classes, in its order."""
     meta = model.metadata
     wanted = (*meta.input_shape, meta.classes)

@@ -9,27 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnncli.core.atomic import atomic_write_with
-from cnncli.core.errors import UsageError
 from cnncli.core.inference.metrics import ClassificationReport
+from cnncli.core.plotting import require_pyplot
 
 
 def require_matplotlib() -> None:
     """Checked before the evaluation runs, so a missing extra does not cost a whole pass first."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise UsageError(
-            "--plot needs matplotlib, which is not installed",
-            "install the plot extra: pip install 'cnncli[plot]' (or pip install matplotlib)",
-        ) from None
+    require_pyplot("--plot")
 
 
 def plot_confusion(path: Path, report: ClassificationReport, title: str) -> Path:
-    require_matplotlib()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require_pyplot("--plot")
 
     shares = report.row_shares()
     size = len(report.classes)

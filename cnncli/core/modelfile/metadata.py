@@ -18,7 +18,6 @@ never a KeyError deep inside `cnn predict`. Pure Python: `cnn summary` reads it 
 
 from __future__ import annotations
 
-import math
 import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +28,8 @@ from cnncli import __version__
 from cnncli.core.arch.shapes import ChainReport, analyse
 from cnncli.core.arch.spec import Layer, parse_spec
 from cnncli.core.errors import BadInput, ShapeError, SpecError
-from cnncli.core.safe_parse import loads_toml
+from cnncli.core.safe_parse import is_number, loads_toml
+from cnncli.core.units import format_dims
 
 FORMAT_VERSION = 1  # bump when a reader of the old format could misread the new one
 
@@ -80,15 +80,11 @@ def _int_list(parent: Table, key: str, length: int, where: str = "") -> tuple[in
 
 def _float_list(parent: Table, key: str, where: str, positive: bool = False) -> tuple[float, ...]:
     value = _required(parent, key, where)
-    numbers = isinstance(value, list) and value and all(_is_number(v) for v in value)
+    numbers = isinstance(value, list) and value and all(is_number(v) for v in value)
     if not numbers or (positive and min(value) <= 0):
         what = "positive numbers" if positive else "numbers"
         raise _fault(where + key, f"must be a non-empty list of finite {what}, not {value!r}")
     return tuple(float(v) for v in value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_toml_values(value: Any, key: str) -> None:
@@ -132,7 +128,7 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
+class DatasetRecord:
     name: str
     checksum: str  # of the dataset's content, e.g. "sha256:..."
 
@@ -159,7 +155,7 @@ class ModelMetadata:
     input_shape: tuple[int, int, int]  # channels, height, width
     classes: tuple[str, ...]  # class names, in the order of the network's outputs
     preprocessing: Preprocessing
-    dataset: DatasetInfo
+    dataset: DatasetRecord
     training: Table = field(default_factory=dict)  # the training configuration
     metrics: Table = field(default_factory=dict)  # the final metrics
     versions: Versions = field(default_factory=Versions.current)
@@ -254,7 +250,7 @@ class ModelMetadata:
                 std=_float_list(pre, "std", "preprocessing.", positive=True),
                 prepare=_string(pre, "prepare", "preprocessing."),  # type: ignore[arg-type]
             ),
-            dataset=DatasetInfo(
+            dataset=DatasetRecord(
                 _string(dataset, "name", "dataset."),  # type: ignore[arg-type]
                 _string(dataset, "checksum", "dataset."),  # type: ignore[arg-type]
             ),
@@ -283,7 +279,7 @@ class ModelMetadata:
         if pre.channels != shape[0] or tuple(pre.size) != tuple(shape[1:]):
             raise _fault(
                 "preprocessing",
-                f"says {pre.channels} channels of {pre.size[0]}x{pre.size[1]} but input_shape is {list(shape)}",
+                f"says {pre.channels} channels of {format_dims(pre.size)} but input_shape is {list(shape)}",
             )
         if len(pre.mean) != pre.channels or len(pre.std) != pre.channels:
             raise _fault("preprocessing", f"needs one mean and one std per channel ({pre.channels})")

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from cnncli.core.errors import NotFound, UsageError
 from cnncli.core.modelfile import pretrained
-from cnncli.core.modelfile.runs import BEST, LAST, LATEST, MODEL_SUFFIX, latest_run
+from cnncli.core.modelfile.header import SUFFIX as MODEL_SUFFIX
+from cnncli.core.modelfile.runs import BEST, LAST, LATEST, latest_run
 
 
 class ReferenceKind(StrEnum):

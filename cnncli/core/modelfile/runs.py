@@ -23,7 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cnncli.core.atomic import TEMP_PREFIX, atomic_write_text
+from cnncli.core.data.catalog import FOLDER_PREFIX
 from cnncli.core.errors import FileWriteError, NotFound, UsageError
+from cnncli.core.naming import slug
 
 LATEST = "latest"
 CONFIG = "config.toml"
@@ -33,19 +35,13 @@ LAST = "last.safetensors"
 METRICS = "metrics.jsonl"
 CURVES = "curves.png"
 LOCK = ".lock"  # held (flock) by the process training the run; the kernel drops it when that process dies
-MODEL_SUFFIX = ".safetensors"
-
-
-def _slug(text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:40]
-    return slug or "run"
 
 
 def default_name(model: str, dataset: str) -> str:
     """base-mnist, or spec-mnist for a spec string, or base-digits for folder:path/to/digits."""
     model_part = model if re.fullmatch(r"[A-Za-z0-9_-]+", model) else "spec"
-    dataset_part = Path(dataset.removeprefix("folder:")).name if dataset.startswith("folder:") else dataset
-    return f"{_slug(model_part)}-{_slug(dataset_part)}"
+    dataset_part = Path(dataset.removeprefix(FOLDER_PREFIX)).name if dataset.startswith(FOLDER_PREFIX) else dataset
+    return f"{slug(model_part, 'run', limit=40)}-{slug(dataset_part, 'run', limit=40)}"
 
 
 def create_run_dir(out: str | Path, name: str, explicit: bool) -> Path:

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from cnncli.core.atomic import atomic_write_text, atomic_write_with
 from cnncli.core.errors import BadInput, NotFound
-from cnncli.core.safe_parse import loads_toml
+from cnncli.core.safe_parse import is_number, loads_toml
 
 STATE_FORMAT = 1
 META_KEY = "cnn.state.toml"
@@ -153,14 +153,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _is_setting(value: Any) -> bool:
     """An optimizer setting torch can use in float32 arithmetic: finite, at most 1000 either way (torch's
     own checks bound betas, momentum and the rest more tightly; lr is set afresh at every step)."""
-    return _is_number(value) and abs(value) <= MAX_SETTING
+    return is_number(value) and abs(value) <= MAX_SETTING
 
 
 def _training_state(path: Path, table: Any) -> TrainingState:
@@ -174,7 +170,7 @@ def _training_state(path: Path, table: Any) -> TrainingState:
         if key in table and not (_is_int(table[key]) and table[key] >= 0):
             raise _damaged(path, f"[state] {key} must be a whole number of at least 0, not {table[key]!r}")
     for key in ("elapsed", "best_accuracy"):
-        if key in table and not _is_number(table[key]):
+        if key in table and not is_number(table[key]):
             raise _damaged(path, f"[state] {key} must be a finite number, not {table[key]!r}")
     state = TrainingState(**table)
     history = state.history
@@ -184,7 +180,7 @@ def _training_state(path: Path, table: Any) -> TrainingState:
     if len(history) != state.epoch or [row.get("epoch") for row in history] != list(range(1, len(history) + 1)):
         raise _damaged(path, f"[state] history must hold epochs 1 to {state.epoch}, one table each")
     for row in history:
-        bad = [key for key, value in row.items() if not _is_number(value)]
+        bad = [key for key, value in row.items() if not is_number(value)]
         if bad:
             raise _damaged(
                 path, f"[state] history: epoch {row['epoch']} has {bad[0]!r} = {row[bad[0]]!r}, not a number"

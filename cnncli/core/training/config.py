@@ -1,4 +1,8 @@
-"""The training configuration: every hyperparameter of `cnn train` in one commented place.
+"""The training configuration: every option of `cnn train` in one commented place, and its precedence.
+
+Constants that no option changes stay beside the code they shape: Adam's betas and SGD's momentum in
+session.py (`_optimizer`), the one-cycle and step schedules' factors in schedule.py, the augmentation
+strengths per kind of data in augment.py.
 
 The defaults are the default recipe: `cnn train` with no flags trains the `base` architecture on
 MNIST with them. A config file (`--config FILE.toml`, keys as below) overrides the defaults, and
@@ -23,6 +27,10 @@ MAX_INT = 2**63 - 1  # TOML's largest integer: config.toml and the model metadat
 MAX_THREADS = 1024
 MAX_RATE = 1000.0  # lr and weight decay: far past anything that trains, well inside float32's range
 OPTIONS_HINT = "see 'cnn train --help' for every option; a config file's keys are the same names"
+# what --resume may change: where and how long it runs, never what it computes
+RESUMABLE_OVERRIDES = frozenset(
+    {"device", "threads", "max_time", "max_steps", "checkpoint_minutes", "patience", "epochs", "offline", "data_dir"}
+)
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,43 @@ def _coerce(type_name: Any, key: str, value: Any) -> Any:
 def normalise_keys(table: dict[str, Any]) -> dict[str, Any]:
     """TOML keys may use '-' like the options (batch-size) or '_' like the fields (batch_size)."""
     return {key.replace("-", "_"): value for key, value in table.items()}
+
+
+@dataclass(frozen=True)
+class LayeredConfig:
+    config: TrainConfig  # what the run trains with
+    explicit_name: bool  # --name was given (here or in the file): an existing folder is an error, not a new number
+
+
+def layered_config(
+    given: dict[str, Any], config_file: str | Path | None = None, resume: str | Path | None = None
+) -> LayeredConfig:
+    """The one home of the precedence: defaults < config file < command line; with --resume, the run's own
+    config.toml < the few options a resume may change (RESUMABLE_OVERRIDES)."""
+    if resume is not None and config_file is not None:
+        raise UsageError("--resume uses the run's own configuration; drop --config")
+    file_values = read_config_file(config_file) if config_file else {}
+    config = TrainConfig().with_overrides(file_values).with_overrides(given).validate()  # bad values first
+    if resume is not None:
+        config = resumed_config(Path(resume), given)
+    return LayeredConfig(config, "name" in given or "name" in file_values)
+
+
+def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
+    """The run's saved configuration, with the few options a resume may change."""
+    from cnncli.core.modelfile import runs  # not at start-up: `cnn --help` imports this module
+
+    if not (run_dir / runs.CONFIG).is_file():
+        raise NotFound(f"{run_dir} is not a run folder: it has no {runs.CONFIG}", "give a folder under runs/")
+    refused = sorted(set(overrides) - RESUMABLE_OVERRIDES)
+    if refused:
+        raise UsageError(
+            f"--resume continues the run as it was configured; it cannot change {', '.join(refused)}",
+            "it may change: " + ", ".join(sorted(RESUMABLE_OVERRIDES)),
+        )
+    saved = TrainConfig().with_overrides(read_config_file(run_dir / runs.CONFIG))
+    # --max-steps and --max-time limit one invocation: a resume runs to the end unless given them again
+    return saved.with_overrides({"max_steps": 0, "max_time": 0.0, **overrides}).validate()
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from cnncli.core.training.checkpoint import TrainingState
 from cnncli.core.training.config import TrainConfig
 from cnncli.core.training.data import TrainData
 from cnncli.core.training.distributed import World, any_rank
+from cnncli.core.training.records import EpochRecord, StopReason
 from cnncli.core.training.schedule import lr_multiplier
 from cnncli.core.training.scoring import Score, autocast, evaluate
 
@@ -53,8 +54,12 @@ class StepTotals:
 
 
 class Trainer:
+    """One run's epochs. Its collaborators come by keyword: what it trains (model, optimizer, data, state),
+    where (config, world, device, amp), and whom it tells (progress, stop, on_checkpoint, on_epoch)."""
+
     def __init__(
         self,
+        *,
         config: TrainConfig,
         world: World,
         device: torch.device,
@@ -66,7 +71,7 @@ class Trainer:
         progress: Reporter,
         stop: StopFlag,
         on_checkpoint: Callable[[TrainingState], None],
-        on_epoch: Callable[[TrainingState, dict], None],
+        on_epoch: Callable[[TrainingState, EpochRecord, bool], None],
     ) -> None:
         self.config, self.world, self.device, self.amp = config, world, device, amp
         self.model, self.optimizer, self.data, self.state = model, optimizer, data, state
@@ -79,7 +84,7 @@ class Trainer:
         self.step_task = 0
         self.generator = torch.Generator(device=device)
         self.progress_every = max(1, self.steps_per_epoch // 50)
-        self.stopped_because = "completed"
+        self.stopped_because = StopReason.COMPLETED
 
     # -- one step --------------------------------------------------------------------------------
 
@@ -110,17 +115,17 @@ class Trainer:
 
     # -- stopping --------------------------------------------------------------------------------
 
-    def _should_stop(self, elapsed: float) -> str | None:
+    def _should_stop(self, elapsed: float) -> StopReason | None:
         config = self.config
         reason = None
         if self.stop.signum is not None:
-            reason = "signal"
+            reason = StopReason.SIGNAL
         elif config.max_steps and self.state.step >= config.max_steps:
-            reason = "max_steps"
+            reason = StopReason.MAX_STEPS
         elif config.max_time and elapsed >= config.max_time:
-            reason = "max_time"
+            reason = StopReason.MAX_TIME
         if any_rank(reason is not None, self.world, self.device):
-            return reason or "signal"
+            return reason or StopReason.SIGNAL
         return None
 
     def _check_finite(self, totals: StepTotals) -> None:
@@ -137,7 +142,7 @@ class Trainer:
 
     # -- epochs ----------------------------------------------------------------------------------
 
-    def _epoch(self, epoch_task: int) -> str | None:
+    def _epoch(self, epoch_task: int) -> StopReason | None:
         """Run (the rest of) one epoch; returns why it stopped early, or None when it finished."""
         state, config = self.state, self.config
         permutation = epoch_permutation(len(self.data.train), config.seed, state.epoch, self.device)
@@ -191,39 +196,39 @@ class Trainer:
         test = evaluate(model, data.test.eval_batches(), data.normaliser, self.amp)
         return val, test
 
-    def _end_epoch(self, epoch_seconds: float, epoch_images: int) -> dict:
+    def _end_epoch(self, epoch_seconds: float, epoch_images: int) -> EpochRecord:
         state, totals = self.state, self.last_totals
         eval_started = time.perf_counter()
         val, test = self.scores() if self.world.main else (None, None)
-        row = {
-            "epoch": state.epoch + 1,
-            "step": state.step,
-            "train_loss": totals.loss.item() / max(totals.images, 1),
-            "train_accuracy": totals.correct.item() / max(totals.images, 1),
-            "val_loss": val.loss if val else None,
-            "val_accuracy": val.accuracy if val else None,
-            "test_loss": test.loss if test else None,
-            "test_accuracy": test.accuracy if test else None,
-            "lr": self.optimizer.param_groups[0]["lr"],
-            "images_per_second": epoch_images / max(epoch_seconds, 1e-9),
-            "epoch_seconds": epoch_seconds,
-            "elapsed": state.elapsed,
-            "eval_seconds": time.perf_counter() - eval_started,
-        }
+        record = EpochRecord(
+            epoch=state.epoch + 1,
+            step=state.step,
+            train_loss=totals.loss.item() / max(totals.images, 1),
+            train_accuracy=totals.correct.item() / max(totals.images, 1),
+            val_loss=val.loss if val else None,
+            val_accuracy=val.accuracy if val else None,
+            test_loss=test.loss if test else None,
+            test_accuracy=test.accuracy if test else None,
+            lr=self.optimizer.param_groups[0]["lr"],
+            images_per_second=epoch_images / max(epoch_seconds, 1e-9),
+            epoch_seconds=epoch_seconds,
+            elapsed=state.elapsed,
+            eval_seconds=time.perf_counter() - eval_started,
+        )
         state.epoch += 1
         state.step_in_epoch = 0
-        selection = row["val_accuracy"] if val else row["test_accuracy"]
+        selection = record.selection_accuracy
         improved = selection is not None and selection > state.best_accuracy
         if improved:
             state.best_accuracy, state.best_epoch, state.stale_epochs = selection, state.epoch, 0
         else:
             state.stale_epochs += 1
-        state.history.append({k: v for k, v in row.items() if v is not None})
-        self.on_epoch(state, {"improved": improved, **row})
-        self.progress.finish(self.step_task, epoch_line(row, improved), ok=True)
-        return row
+        state.history.append(record.row())
+        self.on_epoch(state, record, improved)
+        self.progress.finish(self.step_task, epoch_line(record, improved), ok=True)
+        return record
 
-    def run(self, run_hint: str) -> str:
+    def run(self, run_hint: str) -> StopReason:
         """Train to the end (or a stop); returns why it ended: completed, patience, max_steps, max_time."""
         state, config = self.state, self.config
         self.model.train()
@@ -234,8 +239,9 @@ class Trainer:
             reason = self._epoch(epochs_task)
             if reason:
                 self.on_checkpoint(state)
-                self.progress.finish(epochs_task, f"stopped: {reason.replace('_', ' ')}", ok=reason != "signal")
-                if reason == "signal":
+                ok = reason != StopReason.SIGNAL
+                self.progress.finish(epochs_task, f"stopped: {reason.replace('_', ' ')}", ok=ok)
+                if not ok:
                     self._raise_for_signal(run_hint)
                 self.stopped_because = reason
                 return reason
@@ -244,24 +250,24 @@ class Trainer:
             # only rank 0 evaluates, so its verdict on patience is everyone's
             out_of_patience = bool(config.patience) and state.stale_epochs >= config.patience
             if any_rank(self.world.main and out_of_patience, self.world, self.device) and state.epoch < config.epochs:
-                self.stopped_because = "patience"
+                self.stopped_because = StopReason.PATIENCE
                 self.progress.message(f"no better accuracy for {config.patience} epochs: stopping early")
                 break
         self.progress.finish(epochs_task, f"{state.epoch} epochs, {state.elapsed:.1f} s of training", ok=True)
         return self.stopped_because
 
 
-def epoch_line(row: dict, improved: bool) -> str:
+def epoch_line(record: EpochRecord, improved: bool) -> str:
     """One epoch's verdict: train loss and accuracy, validation and test accuracy, speed, time so far."""
-    parts = [f"loss {row['train_loss']:.4f}", f"train {100 * row['train_accuracy']:.2f}%"]
-    if row.get("val_accuracy") is not None:
-        parts.append(f"val {100 * row['val_accuracy']:.2f}%")
-    if row.get("test_accuracy") is not None:
-        parts.append(f"test {100 * row['test_accuracy']:.2f}%")
+    parts = [f"loss {record.train_loss:.4f}", f"train {100 * (record.train_accuracy or 0):.2f}%"]
+    if record.val_accuracy is not None:
+        parts.append(f"val {100 * record.val_accuracy:.2f}%")
+    if record.test_accuracy is not None:
+        parts.append(f"test {100 * record.test_accuracy:.2f}%")
     if improved:
         parts.append("(best)")
-    parts.append(f"{row['images_per_second']:,.0f} img/s")
-    parts.append(f"{row['elapsed']:.1f} s")
+    parts.append(f"{record.images_per_second:,.0f} img/s")
+    parts.append(f"{record.elapsed:.1f} s")
     return "  ".join(parts)
 
 

@@ -38,7 +38,7 @@ def training_bytes(report: ChainReport, batch_size: int) -> int:
     return COPIES * totals.param_bytes + totals.activation_bytes + totals.input_bytes
 
 
-def check_fits(report: ChainReport, batch_size: int, device: torch.device) -> None:
+def check_memory(report: ChainReport, batch_size: int, device: torch.device) -> None:
     """UsageError when the network cannot be trained on `device` in any case."""
     need, have = training_bytes(report, batch_size), device_memory(device)
     if have is not None and need > have:

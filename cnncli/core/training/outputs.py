@@ -18,11 +18,12 @@ from torch import nn
 from cnncli.core.atomic import atomic_write_text, atomic_write_with
 from cnncli.core.data.catalog import DatasetInfo
 from cnncli.core.modelfile import runs
-from cnncli.core.modelfile.metadata import ArchitectureInfo, ModelMetadata, Preprocessing
-from cnncli.core.modelfile.metadata import DatasetInfo as DatasetRecord
+from cnncli.core.modelfile.metadata import ArchitectureInfo, DatasetRecord, ModelMetadata, Preprocessing
 from cnncli.core.modelfile.weights import save_model
+from cnncli.core.plotting import pyplot
 from cnncli.core.training.checkpoint import TrainingState, save_state
 from cnncli.core.training.config import TrainConfig
+from cnncli.core.training.records import EpochRecord
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class RunWriter:
     def write_config(self) -> None:
         atomic_write_text(self.run_dir / runs.CONFIG, tomli_w.dumps(self.config.to_dict()))
 
-    def metadata(self, metrics: dict[str, Any]) -> ModelMetadata:
+    def metadata(self, metrics: EpochRecord) -> ModelMetadata:
         info = self.info
         return ModelMetadata(
             architecture=self.architecture,
@@ -48,10 +49,10 @@ class RunWriter:
             ),
             dataset=DatasetRecord(info.name, info.checksum),
             training=self.config.to_dict(),
-            metrics={k: v for k, v in metrics.items() if v is not None},
+            metrics=metrics.row(),
         )
 
-    def save_model(self, filename: str, model: nn.Module, metrics: dict[str, Any]) -> Path:
+    def save_model(self, filename: str, model: nn.Module, metrics: EpochRecord) -> Path:
         path = save_model(self.run_dir / filename, model, self.metadata(metrics))
         runs.set_latest(self.run_dir)
         return path
@@ -65,23 +66,19 @@ class RunWriter:
 
     def plot(self, history: list[dict[str, Any]]) -> bool:
         """curves.png, when matplotlib (the plot extra) is installed; returns whether it was drawn."""
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
+        records = [EpochRecord.from_row(row) for row in history]
+        plt = pyplot()
+        if plt is None:
             return False
-        epochs = [row["epoch"] for row in history]
+        epochs = [record.epoch for record in records]
         figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
         for split in ("train", "val", "test"):
-            if any(f"{split}_loss" in row for row in history):
-                loss_axes.plot(epochs, [row.get(f"{split}_loss") for row in history], marker="o", label=split)
+            losses = [getattr(record, f"{split}_loss") for record in records]
+            if any(loss is not None for loss in losses):
+                accuracies = [getattr(record, f"{split}_accuracy") for record in records]
+                loss_axes.plot(epochs, losses, marker="o", label=split)
                 accuracy_axes.plot(
-                    epochs,
-                    [100 * (row.get(f"{split}_accuracy") or float("nan")) for row in history],
-                    marker="o",
-                    label=split,
+                    epochs, [100 * (a if a is not None else float("nan")) for a in accuracies], marker="o", label=split
                 )
         loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
         accuracy_axes.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
@@ -93,3 +90,22 @@ class RunWriter:
         atomic_write_with(self.run_dir / runs.CURVES, lambda temp: figure.savefig(temp, format="png", dpi=100))
         plt.close(figure)
         return True
+
+
+class NullRunWriter:
+    """What the other processes of a distributed run write: nothing (rank 0 alone owns the run folder)."""
+
+    def write_config(self) -> None:
+        pass
+
+    def save_model(self, filename: str, model: nn.Module, metrics: EpochRecord) -> None:
+        pass
+
+    def save_state(self, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainingState) -> None:
+        pass
+
+    def write_metrics(self, history: list[dict[str, Any]]) -> None:
+        pass
+
+    def plot(self, history: list[dict[str, Any]]) -> bool:
+        return False

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from cnncli.core.arch.query import resolve_model
 from cnncli.core.arch.shapes import analyse
-from cnncli.core.errors import NotFound, UsageError
 from cnncli.core.modelfile import runs
 from cnncli.core.modelfile.metadata import ArchitectureInfo
 from cnncli.core.nn.build import build_model
@@ -27,24 +25,19 @@ from cnncli.core.reporting import NULL_REPORTER, Reporter
 from cnncli.core.runtime.device import amp_dtype, resolve_device, set_threads
 from cnncli.core.training import distributed
 from cnncli.core.training.checkpoint import TrainingState, load_state
-from cnncli.core.training.config import TrainConfig, read_config_file
+from cnncli.core.training.config import TrainConfig
 from cnncli.core.training.data import TrainData, load_train_data
 from cnncli.core.training.distributed import World
 from cnncli.core.training.loop import StopFlag, Trainer
-from cnncli.core.training.memory import check_fits
-from cnncli.core.training.outputs import RunWriter
-
-# what --resume may change: where and how long it runs, never what it computes
-RESUMABLE_OVERRIDES = frozenset(
-    {"device", "threads", "max_time", "max_steps", "checkpoint_minutes", "patience", "epochs", "offline", "data_dir"}
-)
+from cnncli.core.training.memory import check_memory
+from cnncli.core.training.outputs import NullRunWriter, RunWriter
+from cnncli.core.training.records import EpochRecord, StopReason
 
 
 @dataclass(frozen=True)
 class TrainRequest:
-    config: TrainConfig
+    config: TrainConfig  # the effective configuration (training.config.layered_config)
     resume: Path | None = None  # a run folder to continue
-    overrides: dict[str, Any] = field(default_factory=dict)  # with resume: options given on the command line
     explicit_name: bool = False  # --name was given: an existing folder is an error, not a new number
 
 
@@ -56,29 +49,14 @@ class TrainResult:
     config: TrainConfig
     epochs_run: int
     steps: int
-    stopped_because: str  # completed, patience, max_steps, max_time
+    stopped_because: StopReason
     train_seconds: float
     images_per_second: float
-    final: dict[str, Any]  # the last evaluation: test (and val) loss and accuracy
-    best: dict[str, Any]  # the epoch with the best selection accuracy
+    final: EpochRecord | None  # the last evaluation: test (and val) loss and accuracy; None before any
+    best: EpochRecord | None  # the epoch with the best selection accuracy
     device: str
     amp: str | None
-    history: list[dict[str, Any]]
-
-
-def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
-    """The run's saved configuration, with the few options a resume may change."""
-    if not (run_dir / runs.CONFIG).is_file():
-        raise NotFound(f"{run_dir} is not a run folder: it has no {runs.CONFIG}", "give a folder under runs/")
-    refused = sorted(set(overrides) - RESUMABLE_OVERRIDES)
-    if refused:
-        raise UsageError(
-            f"--resume continues the run as it was configured; it cannot change {', '.join(refused)}",
-            "it may change: " + ", ".join(sorted(RESUMABLE_OVERRIDES)),
-        )
-    saved = TrainConfig().with_overrides(read_config_file(run_dir / runs.CONFIG))
-    # --max-steps and --max-time limit one invocation: a resume runs to the end unless given them again
-    return saved.with_overrides({"max_steps": 0, "max_time": 0.0, **overrides}).validate()
+    history: list[EpochRecord]
 
 
 def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -130,7 +108,7 @@ def _build(
     input_shape = (info.channels, info.height, info.width)
     # the analysis first: a network that cannot fit is refused before a weight is allocated
     report = analyse(resolved.layers, input_shape, info.num_classes, resolved.spec)
-    check_fits(report, config.batch_size // world.size, device)
+    check_memory(report, config.batch_size // world.size, device)
     torch.manual_seed(config.seed)  # the initial weights follow from the seed
     model = build_model(resolved.layers, input_shape, info.num_classes, resolved.spec)
     model = model.to(device=device, memory_format=torch.channels_last)
@@ -140,7 +118,7 @@ def _build(
 def train(request: TrainRequest, progress: Reporter = NULL_REPORTER, stop: StopFlag | None = None) -> TrainResult:
     """Train as configured (or continue a run); see the module docstring."""
     world = distributed.world_from_env()
-    config = resumed_config(request.resume, request.overrides) if request.resume else request.config.validate()
+    config = request.config.validate()
     device = _device(config, world)
     set_threads(config.threads, _local_processes(world))
     _setup_determinism(config)
@@ -179,10 +157,9 @@ def _train(
         state = TrainingState()
         if request.resume is not None:
             state = load_state(run_dir / runs.STATE, model, optimizer)
-        writer = RunWriter(run_dir, config, architecture, data.info) if world.main else None
-        if writer:
-            writer.write_config()
-            writer.write_metrics(state.history)  # the state's history is the truth after a crash
+        writer = RunWriter(run_dir, config, architecture, data.info) if world.main else NullRunWriter()
+        writer.write_config()
+        writer.write_metrics(state.history)  # the state's history is the truth after a crash
         network = model
         if config.compile:
             network = torch.compile(network)  # type: ignore[assignment]
@@ -192,60 +169,67 @@ def _train(
             )
 
         def checkpoint(current: TrainingState) -> None:
-            if writer:
-                writer.save_state(model, optimizer, current)
+            writer.save_state(model, optimizer, current)
 
-        def end_of_epoch(current: TrainingState, row: dict[str, Any]) -> None:
-            if not writer:
-                return
-            metrics = {k: v for k, v in row.items() if k != "improved"}
+        def end_of_epoch(current: TrainingState, record: EpochRecord, improved: bool) -> None:
             # the models first, then the state (the commit: a resume starts from it and rewrites metrics.jsonl from
             # its history), then metrics.jsonl: a kill between two of these loses nothing the state has
-            writer.save_model(runs.LAST, model, metrics)
-            if row["improved"]:
-                writer.save_model(runs.BEST, model, metrics)
+            writer.save_model(runs.LAST, model, record)
+            if improved:
+                writer.save_model(runs.BEST, model, record)
             writer.save_state(model, optimizer, current)
             writer.write_metrics(current.history)
             writer.plot(current.history)
 
         trainer = Trainer(
-            config, world, device, amp, network, optimizer, data, state, progress, stop, checkpoint, end_of_epoch
+            config=config,
+            world=world,
+            device=device,
+            amp=amp,
+            model=network,
+            optimizer=optimizer,
+            data=data,
+            state=state,
+            progress=progress,
+            stop=stop,
+            on_checkpoint=checkpoint,
+            on_epoch=end_of_epoch,
         )
         reason = trainer.run(run_hint=f"resume with: cnn train --resume {run_dir}")
-        final = state.history[-1] if state.history else {}
-        if reason in ("max_steps", "max_time") and state.step_in_epoch and world.main:
+        final = EpochRecord.from_row(state.history[-1]) if state.history else None
+        if reason in (StopReason.MAX_STEPS, StopReason.MAX_TIME) and state.step_in_epoch and world.main:
             final = _final_scores(trainer, state)
-            if writer:
-                writer.save_model(runs.LAST, model, final)
-                if not (run_dir / runs.BEST).exists():
-                    writer.save_model(runs.BEST, model, final)
+            writer.save_model(runs.LAST, model, final)
+            if not (run_dir / runs.BEST).exists():
+                writer.save_model(runs.BEST, model, final)
         return _result(run_dir, config, state, reason, final, device, amp)
 
 
-def _final_scores(trainer: Trainer, state: TrainingState) -> dict[str, Any]:
+def _final_scores(trainer: Trainer, state: TrainingState) -> EpochRecord:
+    """The scores of a run stopped mid-epoch, at the fraction of the epoch it reached."""
     val, test = trainer.scores()
-    row: dict[str, Any] = {
-        "epoch": state.epoch + state.step_in_epoch / max(trainer.steps_per_epoch, 1),
-        "step": state.step,
-        "test_loss": test.loss,
-        "test_accuracy": test.accuracy,
-        "elapsed": state.elapsed,
-    }
-    if val:
-        row.update(val_loss=val.loss, val_accuracy=val.accuracy)
-    return row
+    return EpochRecord(
+        epoch=state.epoch + state.step_in_epoch / max(trainer.steps_per_epoch, 1),
+        step=state.step,
+        val_loss=val.loss if val else None,
+        val_accuracy=val.accuracy if val else None,
+        test_loss=test.loss,
+        test_accuracy=test.accuracy,
+        elapsed=state.elapsed,
+    )
 
 
 def _result(
     run_dir: Path,
     config: TrainConfig,
     state: TrainingState,
-    reason: str,
-    final: dict[str, Any],
+    reason: StopReason,
+    final: EpochRecord | None,
     device: torch.device,
     amp: torch.dtype | None,
 ) -> TrainResult:
-    best = next((row for row in state.history if row["epoch"] == state.best_epoch), final)
+    history = [EpochRecord.from_row(row) for row in state.history]
+    best = next((record for record in history if record.epoch == state.best_epoch), final)
     return TrainResult(
         run_dir=run_dir,
         model_path=run_dir / runs.BEST,
@@ -260,5 +244,5 @@ def _result(
         best=best,
         device=str(device),
         amp=str(amp).removeprefix("torch.") if amp else None,
-        history=list(state.history),
+        history=history,
     )
