@@ -97,6 +97,19 @@ def claim(run_dir: Path, sweep: bool = False) -> Iterator[None]:
         yield
 
 
+def discard_new_run(run_dir: Path) -> None:
+    """Remove a run folder made moments ago that never trained: its few files (config, metrics, lock, temporaries),
+    then the folder, so a failed start leaves the runs folder as it was. Anything else found there stays."""
+    for name in (CONFIG, METRICS, LOCK):
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink()
+    for leftover in run_dir.glob(TEMP_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()
+
+
 def set_latest(run_dir: Path) -> None:
     atomic_write_text(run_dir.parent / LATEST, run_dir.name + "\n")
 

@@ -39,8 +39,8 @@ def test_a_failed_start_leaves_the_runs_folder_as_it_was(cnn, tmp_path):
         (["--dataset", "mnist", "--data-dir", str(empty)], {"CNN_MIRRORS": _refusing_mirror()}, ExitCode.DOWNLOAD),
         (["--dataset", f"folder:{tmp_path / 'nowhere'}"], {}, ExitCode.NOT_FOUND),
         ([*QUICK, "--model", "conv(8, 3) fc(classes"], {}, ExitCode.BAD_INPUT),
-        ([*QUICK, "--init", "pretrained:nothing"], {}, ExitCode.NOT_FOUND),
-        ([*QUICK, "--init", str(tmp_path / "missing.safetensors")], {}, ExitCode.NOT_FOUND),
+        (["--dataset", "mnist-sample", "--init", "pretrained:nothing"], {}, ExitCode.NOT_FOUND),
+        (["--dataset", "mnist-sample", "--init", str(tmp_path / "missing.safetensors")], {}, ExitCode.NOT_FOUND),
     ]
     for args, env, code in failures:
         run = cnn("train", *args, "--out", str(out), env=env, timeout=300)
@@ -105,7 +105,7 @@ def test_with_no_validation_share_the_last_model_is_handed_over_and_no_best_clai
     as_json = cnn("train", "--resume", str(folder), "--epochs", "3", "--json", timeout=300)
     assert as_json.exit_code == 0, as_json.stderr
     doc = as_json.json()
-    assert doc["model"] == str(folder / runs.LAST) and doc["best"] is None
+    assert doc["model"] == str(folder / runs.LAST) and doc["best"]["epoch"] is None
     config = tomllib.loads((folder / runs.CONFIG).read_text())
     assert config["val_split"] == 0
 
