@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from cnncli.core.data.catalog import CATALOG  # noqa: E402
 from cnncli.core.modelfile import pretrained  # noqa: E402
 from cnncli.core.modelfile.runs import BEST, LAST  # noqa: E402
+from cnncli.core.training.config import TrainConfig  # noqa: E402
 
 SEED = 0
 THREADS = 1  # the machine is shared; threads change the speed, not the recipe
@@ -81,7 +82,7 @@ def provenance(model: pretrained.BundledModel, accuracy: float, loss: float) -> 
     }
 
 
-def package(model: pretrained.BundledModel, run: Path, data_dir: Path) -> Path:
+def package(model: pretrained.BundledModel, run: Path, data_dir: Path) -> tuple[Path, float]:
     """The run's model (its best on the validation hold-out, else its last), saved into the package with
     its provenance; the weights are not touched."""
     from cnncli.core.modelfile.weights import load_model, save_model
@@ -90,21 +91,21 @@ def package(model: pretrained.BundledModel, run: Path, data_dir: Path) -> Path:
     scores = evaluate(source, data_dir)
     loaded = load_model(source)
     meta = loaded.metadata
-    training = {**meta.training, **LOCAL_KEYS}
+    # every option of today's TrainConfig (one the run's cnn did not have yet is at its default, as it ran)
+    training = {**TrainConfig().to_dict(), **meta.training, **LOCAL_KEYS}
     training["provenance"] = provenance(model, scores["accuracy"], scores["loss"])
     metrics = {**meta.metrics, "test_accuracy": scores["accuracy"], "test_loss": scores["loss"]}
     shipped = dataclasses.replace(meta, training=training, metrics=metrics)
     model.path.parent.mkdir(parents=True, exist_ok=True)
     save_model(model.path, loaded.model, shipped)
-    return model.path
+    return model.path, scores["accuracy"]
 
 
 def build_one(model: pretrained.BundledModel, work: Path, data_dir: Path, run: Path | None) -> None:
     run = run or train(model, work, data_dir)
-    path = package(model, run, data_dir)
+    path, accuracy = package(model, run, data_dir)
     # a later step (an ONNX file beside it) goes here, one function per step
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    accuracy = evaluate(path, data_dir)["accuracy"]
     print(f"{model.reference}: {path} ({path.stat().st_size:,} bytes), test accuracy {100 * accuracy:.2f}%")
     print(f'    pin: BundledModel("{model.name}", "{model.dataset}", "{digest}"),')
 
