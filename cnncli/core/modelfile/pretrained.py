@@ -47,8 +47,10 @@ class BundledModel:
 BUNDLED: dict[str, BundledModel] = {
     model.name: model
     for model in (
-        BundledModel("mnist", "mnist", "0" * 64),
-        BundledModel("fashion-mnist", "fashion-mnist", "0" * 64),
+        BundledModel("mnist", "mnist", "09c1c5ee231ea40963b715df3bc2b221180cfdbe354b56dff3bd039503e2ab04"),
+        BundledModel(
+            "fashion-mnist", "fashion-mnist", "81bcd5ef47191c108e6734c10c1e75f793bfae717a1607f3c6d76e41755b905e"
+        ),
     )
 }
 DEFAULT = "mnist"  # what `cnn predict digit.png` uses before the user has trained anything
