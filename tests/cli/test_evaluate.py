@@ -140,11 +140,16 @@ def test_split_val_is_the_training_runs_own_holdout(cli, sample_model):
     assert train["count"] == 2000
 
 
-def test_split_val_of_a_model_trained_without_one_is_a_usage_error(cli, mnist_model):
-    run = cli("eval", str(mnist_model.model), "--split", "val", "--data-dir", str(mnist_model.data_dir))
+def test_split_val_of_a_model_trained_without_one_is_a_usage_error(cli, tmp_path):
+    # a hold-out is the default now: this model is trained without one on purpose
+    quick = ["--dataset", "mnist-sample", "--model", "tiny", "--max-steps", "1", "--threads", "1"]
+    made = cli("train", *quick, "--val-split", "0", "--out", str(tmp_path / "runs"), "--json", "-q")
+    assert made.exit_code == 0, made.stderr
+    model = made.json()["model"]
+    run = cli("eval", model, "--split", "val")
     assert run.exit_code == ExitCode.USAGE
     assert "was trained without a validation split" in run.stderr
-    assert cli("eval", str(mnist_model.model), "--split", "holdout").exit_code == ExitCode.USAGE
+    assert cli("eval", model, "--split", "holdout").exit_code == ExitCode.USAGE
 
 
 def test_plot_draws_the_confusion_matrix(cli, sample_model, tmp_path):

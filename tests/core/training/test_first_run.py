@@ -77,7 +77,8 @@ def test_init_refuses_a_model_of_another_image_shape(cli, tmp_path):
     from tests.support.datafiles import image_folder
 
     folder = image_folder(tmp_path / "colour", {"a": 6, "b": 6}, size=(32, 32), mode="RGB")
-    run = cli("train", "--dataset", f"folder:{folder}", "--init", "pretrained:mnist", "--out", str(tmp_path / "r"))
+    args = ["--dataset", f"folder:{folder}", "--val-split", "0", "--batch-size", "4"]
+    run = cli("train", *args, "--init", "pretrained:mnist", "--out", str(tmp_path / "r"))
     assert run.exit_code == ExitCode.USAGE
     assert "takes 1x28x28 images" in run.stderr and "3x" in run.stderr
     assert not (tmp_path / "r").exists() or _listing(tmp_path / "r") == []
