@@ -42,7 +42,7 @@ THREADS = 1  # the machine is shared; threads change the speed, not the recipe
 # the recorded command stays the recipe even if the default moves; the hold-out picks the model, never the test.
 RECIPE = ("--seed", str(SEED), "--val-split", "0.1")
 # Keys of the run's configuration that say where it ran, not what it computed: not shipped
-LOCAL_KEYS = {"out": "runs", "name": "", "data_dir": "", "threads": 0, "device": "auto"}
+LOCAL_KEYS = {"out": "runs", "name": "", "data_dir": "", "threads": 0, "device": "auto", "offline": False}
 
 
 def recipe_command(dataset: str) -> list[str]:

@@ -47,9 +47,9 @@ class BundledModel:
 BUNDLED: dict[str, BundledModel] = {
     model.name: model
     for model in (
-        BundledModel("mnist", "mnist", "09c1c5ee231ea40963b715df3bc2b221180cfdbe354b56dff3bd039503e2ab04"),
+        BundledModel("mnist", "mnist", "81cac1a72af8983df457f81c077e98ed1e1ac6062a58d8769b11d38b4ddba8ce"),
         BundledModel(
-            "fashion-mnist", "fashion-mnist", "81bcd5ef47191c108e6734c10c1e75f793bfae717a1607f3c6d76e41755b905e"
+            "fashion-mnist", "fashion-mnist", "1160376d6d1d2a20fdafdc2a96d70d7f5eeaafbd89013f516525048335d51ec2"
         ),
     )
 }
