@@ -49,7 +49,7 @@ def test_a_latest_run_wins_over_the_bundled_model(cnn, sample_model):
     out = sample_model.run.parent  # holds `latest`, naming this run
     run = cnn("predict", str(EXAMPLES[0]), "--json", cwd=out.parent)
     assert run.exit_code == 0, run.stderr
-    assert f"model: the latest run {out.name}/{sample_model.run.name}" in run.stderr
+    assert f"model: the latest run ({out.name}/{sample_model.run.name}/best.safetensors)" in run.stderr
     assert "pretrained" not in run.stderr
 
 

@@ -40,7 +40,7 @@ class ReferenceKind(StrEnum):
 class ModelReference:
     path: Path  # the .safetensors file
     kind: ReferenceKind
-    description: str  # for people: "the latest run runs/base-mnist-3 (best.safetensors)"
+    description: str  # for people: "the latest run (runs/base-mnist-3/best.safetensors)"
     run_dir: Path | None = None  # the run folder the model belongs to, where there is one
     bundled: pretrained.BundledModel | None = None
 
@@ -121,7 +121,7 @@ def _default(runs_dir: Path) -> ModelReference:
     if (runs_dir / LATEST).exists():
         run = latest_run(runs_dir)
         path = _model_in(run)
-        return ModelReference(path, ReferenceKind.LATEST, f"the latest run {run} ({path.name})", run)
+        return ModelReference(path, ReferenceKind.LATEST, f"the latest run ({path})", run)
     return _bundled(pretrained.DEFAULT)
 
 
@@ -138,7 +138,7 @@ def _file(path: Path) -> ModelReference:
     if path.name == LATEST and path.suffix != MODEL_SUFFIX:
         run = latest_run(path.parent)
         model = _model_in(run)
-        return ModelReference(model, ReferenceKind.LATEST, f"the latest run {run} ({model.name})", run)
+        return ModelReference(model, ReferenceKind.LATEST, f"the latest run ({model})", run)
     bundled = pretrained.bundled_for_path(path)
     if bundled is not None:
         pretrained.verify(bundled)
@@ -154,7 +154,7 @@ def _folder(path: Path) -> ModelReference:
     if (path / LATEST).is_file():
         run = latest_run(path)
         model = _model_in(run)
-        return ModelReference(model, ReferenceKind.RUNS_FOLDER, f"the latest run {run} ({model.name})", run)
+        return ModelReference(model, ReferenceKind.RUNS_FOLDER, f"the latest run ({model})", run)
     raise NotFound(
         f"no model in the folder {path}: looked for {path / BEST}, {path / LAST} (a run folder) "
         f"and {path / LATEST} (a folder of runs)",
