@@ -41,9 +41,10 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        metavar="FILE|RUN",
+        metavar="MODEL",
         show_default=False,
-        help="A model file or run folder (default: the latest run's best model).",
+        help="A model file, run folder, folder of runs, runs/latest or pretrained:NAME "
+        "(default: the latest run's model, else pretrained:mnist).",
     ),
 ]
 

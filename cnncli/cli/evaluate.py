@@ -28,7 +28,8 @@ def evaluate(
         typer.Argument(
             metavar="MODEL",
             show_default=False,
-            help="A model file or run folder (default: the latest run's best model, from runs/latest).",
+            help="A model file, run folder, folder of runs, runs/latest or pretrained:NAME "
+            "(default: the latest run's model, else pretrained:mnist).",
         ),
     ] = None,
     dataset: Annotated[
@@ -71,6 +72,7 @@ def evaluate(
     cnn eval                                  # the latest run's best model, on its test split
     cnn eval runs/base-mnist-1 --split val
     cnn eval model.safetensors --dataset mnist --errors wrong/ --plot confusion.png
+    cnn eval pretrained:fashion-mnist
     """
     from cnncli.core.inference.results import EvalRequest
 

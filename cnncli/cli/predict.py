@@ -77,7 +77,8 @@ def predict(
     """Classify images with a trained model, prepared the way its dataset was made.
 
     \b
-    cnn predict digit.png                      # the latest run's best model
+    cnn predict digit.png                      # the latest run's model, else pretrained:mnist
+    cnn predict shirt.jpg --model pretrained:fashion-mnist
     cnn predict photos/ -r --top-k 3 --model runs/base-mnist-1
     cnn predict "scans/*.jpg" --jsonl > predictions.jsonl
     cat digit.png | cnn predict - --show
@@ -108,7 +109,9 @@ def predict(
 
         loaded = open_model(str(choice.path), device)
         predictor = Predictor(loaded, settings)
-    if not (env.json or jsonl):
+    if model is None:  # the user did not choose: say which one, even beside JSON (on stderr)
+        _say_default(env, loaded.metadata, choice.reference)
+    elif not (env.json or jsonl):
         _say_model(env, loaded, predictor.recipe.kind if not raw else "raw resize")
     kept, failed = [], []  # streamed lines are not kept: a folder may hold millions
     with reporter_for(env) as progress:
@@ -172,6 +175,16 @@ def _say_model(env: Env, loaded: InferenceModel | OnnxModel, recipe: str) -> Non
     name = meta.architecture.name or "spec"
     engine = "ONNX Runtime" if str(loaded.path).endswith(".onnx") else "torch"
     env.say(f"model: {loaded.path} ({name} on {meta.dataset.name}; {engine}; preparing images: {recipe})")
+
+
+def _say_default(env: Env, meta: Any, reference: Any) -> None:
+    """No --model: which model answered, and how to get one's own."""
+    trained = f"{meta.architecture.name or 'spec'} on {meta.dataset.name}"
+    if reference.is_bundled:
+        env.say(f"model: {reference.description} ({trained}), shipped with cnn; no run of yours in runs/ yet")
+        env.say("train your own with: cnn train  (then cnn predict uses it; --model picks another)")
+    else:
+        env.say(f"model: {reference.description} ({trained}); --model picks another")
 
 
 def _table(env: Env, outcomes: list[Outcome], top_k: int) -> Any:

@@ -106,6 +106,8 @@ class PlainReporter(AbstractContextManager):
         self._line(f"{state.description}: {status}" if status else state.description)
 
     def message(self, text: str, level: MessageLevel = "info") -> None:
+        if level == "detail" and not self.env.verbose:
+            return
         self._line(f"warning: {text}" if level == "warning" else text)
 
     def __exit__(self, *exc: object) -> None:
@@ -186,6 +188,8 @@ class RichReporter(AbstractContextManager):
         )
 
     def message(self, text: str, level: MessageLevel = "info") -> None:
+        if level == "detail" and not self.env.verbose:
+            return
         style = "yellow" if level == "warning" else None
         self.progress.console.print(
             ("warning: " if level == "warning" else "") + text, style=style, markup=False, highlight=False

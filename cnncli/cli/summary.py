@@ -26,7 +26,8 @@ def summary(
     model: Annotated[
         str,
         typer.Argument(
-            help="A built-in architecture (tutorial, tiny, ...), a spec string, or a .safetensors model file.",
+            help="A built-in architecture (tutorial, tiny, ...), a spec string, or a model: a .safetensors file, "
+            "a run folder, a folder of runs, runs/latest or pretrained:NAME.",
             metavar="MODEL",
             show_default=False,
         ),
@@ -52,7 +53,8 @@ def summary(
     \b
     cnn summary tutorial
     cnn summary "conv(16, 3, padding=same) bn relu maxpool(2) fc(classes)" --input 3x32x32 --classes 10
-    cnn summary runs/mnist/model.safetensors --batch-size 128
+    cnn summary runs/base-mnist-1/best.safetensors --batch-size 128
+    cnn summary pretrained:mnist
     """
     shape = parse_input_shape(input_size) if input_size else None
     result = summarise_model(SummaryRequest(model, shape, classes, batch_size, depth))

@@ -14,6 +14,7 @@ from cnncli.cli.common import command
 from cnncli.cli.env import Env
 from cnncli.cli.progress import reporter_for
 from cnncli.cli.render import percent, table
+from cnncli.core.errors import UsageError
 from cnncli.core.training.config import TrainConfig, layered_config, parse_duration
 from cnncli.core.training.records import EpochRecord
 
@@ -46,6 +47,16 @@ def train(
             metavar="NAME|SPEC",
             show_default=False,
             help=f"A built-in architecture or a spec string (default: {_shown('model')}).",
+        ),
+    ] = None,
+    init: Annotated[
+        str | None,
+        Opt(
+            "--init",
+            metavar="MODEL",
+            show_default=False,
+            help="Start from this model's weights (a file, run, runs/latest or pretrained:NAME); "
+            "its architecture, with a new head when the classes differ.",
         ),
     ] = None,
     dataset: Annotated[
@@ -141,7 +152,8 @@ def train(
             "--val-split",
             metavar="FRACTION",
             show_default=False,
-            help=f"Hold out this fraction of train for validation (default: {_shown('val_split')}).",
+            help="Hold out this fraction of train (stratified) to pick the best epoch by; 0: hand over the last "
+            f"(default: {_shown('val_split')}).",
         ),
     ] = None,
     seed: Annotated[
@@ -230,8 +242,13 @@ def train(
         Opt("--offline/--online", show_default=False, help="Never download (default: download what is missing)."),
     ] = None,
     resume: Annotated[
-        Path | None,
-        Opt("--resume", metavar="RUN", show_default=False, help="Continue the run in this folder where it stopped."),
+        str | None,
+        Opt(
+            "--resume",
+            metavar="RUN",
+            show_default=False,
+            help="Continue a run where it stopped: its folder, the folder of runs (its latest) or runs/latest.",
+        ),
     ] = None,
     config: Annotated[
         Path | None,
@@ -259,8 +276,19 @@ def train(
     cnn train --epochs 6 --device cuda
     cnn train --model tutorial --optimizer adam --lr 1e-3 --batch-size 100 --epochs 6
     cnn train --resume runs/base-mnist-1
+    cnn train --init pretrained:mnist --dataset folder:my-digits --epochs 3
     """
     given = {k: v for k, v in locals().items() if k not in ("env", "resume", "config", "nproc") and v is not None}
+    if init is not None and model is not None:
+        raise UsageError("--init trains the architecture of the model it starts from: drop --model")
+    if init is not None and resume is not None:
+        raise UsageError("--resume continues a run from its own state: drop --init")
+    if resume is not None:  # any form that names a run: its folder, the folder of runs, runs/latest
+        from cnncli.core.modelfile.reference import resolve_run_folder
+
+        run_dir: Path | None = resolve_run_folder(resume, out or DEFAULTS.out)
+    else:
+        run_dir = None
     if "max_time" in given:
         given["max_time"] = parse_duration(given["max_time"])
     if "amp" in given:
@@ -271,11 +299,11 @@ def train(
         shared += ["--verbose"] if env.verbose else []
         from cnncli.core.training.launch import launch
 
-        failed = launch(nproc, given, resume, config, shared)
+        failed = launch(nproc, given, run_dir, config, shared)
         if failed:
             raise typer.Exit(failed if failed > 0 else 128 - failed)
         return
-    _train_here(env, given, resume, config)
+    _train_here(env, given, run_dir, config)
 
 
 def _train_here(env: Env, given: dict[str, Any], resume: Path | None, config_file: Path | None) -> None:
@@ -354,11 +382,14 @@ def _render(env: Env, result: Any) -> None:
             f"{result.images_per_second:,.0f} images/s on {result.device}" + (f" ({result.amp})" if result.amp else ""),
         ],
         ["final test accuracy", f"{percent(final.test_accuracy)}  (loss {final.test_loss or 0:.4f})"],
-        [
-            "best",
-            f"{percent(best.test_accuracy)} test"
-            + (f", {percent(best.val_accuracy)} val" if best.val_accuracy is not None else "")
-            + f" at epoch {best.epoch if result.best else '-'}",
-        ],
     ]
+    if result.best is not None:  # chosen on the validation hold-out; without one no epoch is claimed best
+        rows.append(
+            [
+                "best (by validation)",
+                f"{percent(best.val_accuracy)} val, {percent(best.test_accuracy)} test at epoch {best.epoch}",
+            ]
+        )
+    else:
+        rows.append(["handed over", "the last epoch's model (no validation hold-out to choose by: --val-split)"])
     env.render(table(env, ["", ""], rows, title="training finished"))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-MessageLevel = Literal["info", "warning"]  # a warning is shown as one ("warning: ...", in yellow)
+# a warning is shown as one ("warning: ...", in yellow); a detail only with -v
+MessageLevel = Literal["info", "warning", "detail"]
 
 
 class Reporter(Protocol):
@@ -29,7 +30,8 @@ class Reporter(Protocol):
         ...
 
     def message(self, text: str, level: MessageLevel = "info") -> None:
-        """A line worth showing by itself (a mirror failed, a checkpoint was saved); level info or warning."""
+        """A line worth showing by itself (a mirror failed, a checkpoint was saved); level info or warning,
+        or detail: shown only when asked for (-v), e.g. each attempt at a host that could not be reached."""
         ...
 
 

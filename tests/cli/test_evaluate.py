@@ -85,11 +85,25 @@ def test_eval_of_the_latest_run_prints_tables_for_people(cli, mnist_model, monke
     assert "1,1" in matrix_row  # the 1,135 ones, mostly on the diagonal, with thousands separators
 
 
-def test_no_model_anywhere_is_not_found(cli, tmp_path, monkeypatch):
+def test_no_run_anywhere_evaluates_the_bundled_model(cli, tmp_path, monkeypatch):
+    """Before any training, `cnn eval` takes pretrained:mnist, as predict does (here on the shipped sample)."""
+    from cnncli.core.modelfile import pretrained
+
     monkeypatch.chdir(tmp_path)
-    run = cli("eval")
+    run = cli("eval", "--dataset", "mnist-sample", "--json", "-q")
+    assert run.exit_code == 0, run.stderr
+    document = run.json()
+    assert document["model"] == str(pretrained.BUNDLED["mnist"].path)
+    assert document["accuracy"] > 0.9
+
+
+def test_a_runs_folder_without_a_model_is_not_found_naming_what_was_looked_for(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    run = cli("eval", "runs")
     assert run.exit_code == ExitCode.NOT_FOUND
-    assert "no trained model yet" in run.stderr and "hint: train one" in run.stderr
+    assert "no model in the folder runs: looked for runs/best.safetensors" in run.stderr
+    assert "pretrained:mnist" in run.stderr  # the hint names every form, the bundled models too
 
 
 def test_a_model_evaluated_on_other_classes_is_bad_input_naming_both(cli, mnist_model, tmp_path):
@@ -126,11 +140,16 @@ def test_split_val_is_the_training_runs_own_holdout(cli, sample_model):
     assert train["count"] == 2000
 
 
-def test_split_val_of_a_model_trained_without_one_is_a_usage_error(cli, mnist_model):
-    run = cli("eval", str(mnist_model.model), "--split", "val", "--data-dir", str(mnist_model.data_dir))
+def test_split_val_of_a_model_trained_without_one_is_a_usage_error(cli, tmp_path):
+    # a hold-out is the default now: this model is trained without one on purpose
+    quick = ["--dataset", "mnist-sample", "--model", "tiny", "--max-steps", "1", "--threads", "1"]
+    made = cli("train", *quick, "--val-split", "0", "--out", str(tmp_path / "runs"), "--json", "-q")
+    assert made.exit_code == 0, made.stderr
+    model = made.json()["model"]
+    run = cli("eval", model, "--split", "val")
     assert run.exit_code == ExitCode.USAGE
     assert "was trained without a validation split" in run.stderr
-    assert cli("eval", str(mnist_model.model), "--split", "holdout").exit_code == ExitCode.USAGE
+    assert cli("eval", model, "--split", "holdout").exit_code == ExitCode.USAGE
 
 
 def test_plot_draws_the_confusion_matrix(cli, sample_model, tmp_path):

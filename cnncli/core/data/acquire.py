@@ -15,7 +15,7 @@ from pathlib import Path
 from cnncli.core.atomic import atomic_write_with
 from cnncli.core.data.catalog import DataFile, DatasetSpec, dataset_spec, resolve_mirrors
 from cnncli.core.data.content import digest_of, mismatch_detail
-from cnncli.core.data.fetch import Attempt, FetchPolicy, fetch
+from cnncli.core.data.fetch import UNREACHABLE_CAUSES, Attempt, FetchPolicy, fetch
 from cnncli.core.data.store import FileStatus, dataset_folder, file_state, locate, record_verified
 from cnncli.core.errors import CnnError, DownloadError, IntegrityError, NotFound
 from cnncli.core.reporting import NULL_REPORTER, Reporter
@@ -88,12 +88,34 @@ def _import(spec: DatasetSpec, pin: DataFile, source: Path, folder: Path) -> Fil
 def _download(pin: DataFile, urls: Sequence[str], folder: Path, request: AcquireRequest, progress, task) -> FileOutcome:
     fetched = fetch(pin, urls, folder, request.policy, progress, task)
     if fetched.path is None:
-        error = f"every mirror failed (the last: {fetched.error})" if urls else "no mirror to try"
+        causes = unreached(fetched.attempts)
+        if causes:
+            error = f"no mirror reached: {_words(causes)}"
+        else:
+            error = f"every mirror failed (the last: {fetched.error})" if urls else "no mirror to try"
         return FileOutcome(pin.name, "failed", attempts=fetched.attempts, error=error)
     for twin in {pin.raw_name} - {pin.name}:
         (folder / twin).unlink(missing_ok=True)
     record_verified(folder, fetched.path, fetched.digest)
     return FileOutcome(pin.name, "downloaded", fetched.path, fetched.digest, fetched.url, fetched.attempts)
+
+
+def unreached(attempts: Sequence[Attempt]) -> tuple[str, ...]:
+    """Why the hosts could not be reached (keys of UNREACHABLE_CAUSES) when no attempt reached one, else ()."""
+    causes = [attempt.cause for attempt in attempts]
+    if not causes or None in causes:
+        return ()
+    return tuple(key for key in UNREACHABLE_CAUSES if key in causes)
+
+
+def _words(causes: Sequence[str]) -> str:
+    return ", ".join(UNREACHABLE_CAUSES[cause] for cause in causes)
+
+
+def _hosts(attempts: Sequence[Attempt]) -> list[str]:
+    import urllib.parse
+
+    return list(dict.fromkeys(urllib.parse.urlsplit(a.url).netloc or a.url for a in attempts))
 
 
 def _verdict(outcome: FileOutcome) -> str:
@@ -144,6 +166,10 @@ def failure(outcomes: Sequence[DatasetOutcome], request: AcquireRequest, where: 
     if not failed:
         return None
     name, first = failed[0]
+    attempts = [a for _, f in failed for a in f.attempts]
+    causes = unreached(attempts) if all(f.attempts for _, f in failed) else ()
+    if request.source is None and causes:
+        return _no_network(causes, attempts, failed, where)
     details = []
     for dataset, outcome in failed:
         details.append(f"{dataset}/{outcome.name}: {outcome.error}")
@@ -162,3 +188,15 @@ def failure(outcomes: Sequence[DatasetOutcome], request: AcquireRequest, where: 
         )
         error_type = DownloadError
     return error_type(message, hint, tuple(details))
+
+
+def _no_network(causes: Sequence[str], attempts: Sequence[Attempt], failed: list, where: str) -> DownloadError:
+    """Every mirror of every file failed the same way before a byte moved: one diagnosis, not one line per try."""
+    names = " ".join(sorted({dataset for dataset, _ in failed}))
+    hosts = _hosts(attempts)
+    shown = ", ".join(hosts[:3]) + (f" and {len(hosts) - 3} more" if len(hosts) > 3 else "")
+    return DownloadError(
+        f"no network: {_words(causes)} ({shown}); {len(failed)} file(s) of {names} not downloaded",
+        f"copy the files here with 'cnn download {names} --from DIR', or point --mirror (or CNN_MIRRORS) at a "
+        f"reachable copy; -v shows every attempt; nothing was kept in {where}",
+    )

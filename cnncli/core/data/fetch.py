@@ -5,14 +5,21 @@ URL resumes them) and become `NAME` only once they verify: an interrupted or dam
 leaves a file that looks complete. A mirror is left for the next one on any failure (an HTTP error, a
 truncated body, a checksum mismatch, a refused redirect); transient failures (timeouts, lost
 connections, 5xx) are first retried on the same mirror, resuming where the bytes stopped.
+
+A failure to reach the host at all is never retried on that mirror: a host name that does not resolve, a
+port that refuses, a network that is unreachable. A retry seconds later meets the same answer (offline, a
+retry-per-mirror loop printed 58 lines and waited minutes for nothing), so each such attempt records its
+`cause`, and acquire.py says "no network" once when every attempt failed the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import json
 import re
+import socket
 import ssl
 import time
 import urllib.error
@@ -42,10 +49,20 @@ class FetchPolicy:
     chunk: int = 1 << 16
 
 
+# Why a host could not be reached at all; the words acquire.py uses to say it once.
+UNREACHABLE_CAUSES = {
+    "name": "host names do not resolve",
+    "refused": "connections are refused",
+    "offline": "the network is unreachable",
+}
+_OFFLINE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN}
+
+
 @dataclass(frozen=True)
 class Attempt:
     url: str
     error: str | None  # None: this attempt brought the file
+    cause: str | None = None  # a key of UNREACHABLE_CAUSES when the host could not be reached at all
 
 
 @dataclass(frozen=True)
@@ -65,10 +82,22 @@ class Fetched:
 
 
 class _MirrorFailed(Exception):
-    def __init__(self, reason: str, permanent: bool) -> None:
+    def __init__(self, reason: str, permanent: bool, cause: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent  # no point retrying this mirror
+        self.cause = cause
+
+
+def unreachable_cause(reason: object) -> str | None:
+    """Which of UNREACHABLE_CAUSES a connection error is, or None (a timeout, a reset: worth a retry)."""
+    if isinstance(reason, socket.gaierror):
+        return "name"
+    if isinstance(reason, ConnectionRefusedError):
+        return "refused"
+    if isinstance(reason, OSError) and reason.errno in _OFFLINE_ERRNOS:
+        return "offline"
+    return None
 
 
 def redirect_allowed(old_url: str, new_url: str) -> bool:
@@ -163,8 +192,10 @@ class _Transfer:
             raise _MirrorFailed(f"a malformed URL: {exc}", True) from exc
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            # a certificate that does not verify will not verify on a retry either
-            raise _MirrorFailed(f"cannot connect: {reason}", isinstance(reason, ssl.SSLError)) from exc
+            cause = unreachable_cause(reason)
+            # a certificate that does not verify will not verify on a retry either, nor a host that is not there
+            permanent = cause is not None or isinstance(reason, ssl.SSLError)
+            raise _MirrorFailed(f"cannot connect: {reason}", permanent, cause) from exc
 
     def _check_resume(self, response, offset: int, say: Callable[[str], None]) -> int:
         """The offset the body starts at: ours when the server honoured Range, else 0 (start over)."""
@@ -239,8 +270,9 @@ def fetch(
                 _Transfer(url, part, note, policy, _limit(pin)).run(on_bytes, lambda text: progress.message(text))
                 digest = verify(part, pin)
             except _MirrorFailed as failure:
-                attempts.append(Attempt(url, failure.reason))
-                progress.message(f"{url}: {failure.reason}", "warning")
+                attempts.append(Attempt(url, failure.reason, failure.cause))
+                # a host not reached is said once, for all files, by the caller; the attempt only with -v
+                progress.message(f"{url}: {failure.reason}", "detail" if failure.cause else "warning")
                 if failure.permanent or attempt == policy.retries:
                     break
                 time.sleep(min(policy.backoff * 2.0 ** min(attempt, 30), policy.max_backoff))

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnncli.core.errors import BadInput, NotFound, UsageError
-from cnncli.core.modelfile import runs
 from cnncli.core.modelfile.onnxfile import SHA256_KEY, OnnxModel, file_sha256, is_onnx, open_onnx
+from cnncli.core.modelfile.reference import ModelReference, resolve_reference
 
 ENGINES = ("auto", "torch", "onnx")
 ONNX_DEVICES = ("auto", "cpu")  # ONNX Runtime runs here on the CPU provider only
@@ -25,9 +25,13 @@ ONNX_DEVICES = ("auto", "cpu")  # ONNX Runtime runs here on the CPU provider onl
 
 @dataclass(frozen=True)
 class EngineChoice:
-    path: Path  # the model file the reference resolved to
+    reference: ModelReference  # what the user named, resolved (reference.path: the model file)
     onnx_model: OnnxModel | None  # opened, when ONNX Runtime runs it
     note: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.reference.path
 
 
 def export_beside(model_file: Path) -> Path:
@@ -40,21 +44,22 @@ def choose_engine(
 ) -> EngineChoice:
     if engine not in ENGINES:
         raise UsageError(f"unknown engine '{engine}'", "the engines are auto, torch and onnx")
-    path = runs.resolve_model_file(target, runs_dir)
+    reference = resolve_reference(target, runs_dir)
+    path = reference.path
     if is_onnx(path):
         if engine == "torch":
             raise UsageError(f"{path} is an ONNX model: it runs on ONNX Runtime", "drop --engine torch")
         _require_cpu(device, path)
-        return EngineChoice(path, open_onnx(path))
+        return EngineChoice(reference, open_onnx(path))
     if engine == "torch" or (engine == "auto" and device not in ONNX_DEVICES):
-        return EngineChoice(path, None)
+        return EngineChoice(reference, None)
     if engine == "onnx":
         _require_cpu(device, path)
     beside = export_beside(path)
     model, note = _fresh_export(path, beside)
     if model is None and engine == "onnx":
         raise NotFound(f"no up-to-date export of {path}: {note}", f"export it with: cnn export {path}")
-    return EngineChoice(path, model, note)
+    return EngineChoice(reference, model, note)
 
 
 def _fresh_export(path: Path, beside: Path) -> tuple[OnnxModel | None, str]:

@@ -1,4 +1,4 @@
-"""The model `cnn eval` and `cnn predict` run: found (latest run, run folder or file), loaded, checked.
+"""The model `cnn eval` and `cnn predict` run: found (any model reference, see modelfile/reference.py), loaded, checked.
 
 model = open_model(target, device="auto")   # InferenceModel: network, metadata, path, device
 check_dataset(model, dataset_info)              # BadInput when the dataset is not what it takes
@@ -16,8 +16,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from cnncli.core.data.catalog import DatasetInfo
 from cnncli.core.inference.results import check_dataset_fits
-from cnncli.core.modelfile import runs
 from cnncli.core.modelfile.metadata import ModelMetadata
+from cnncli.core.modelfile.reference import ModelReference, resolve_reference
 from cnncli.core.modelfile.weights import load_model
 from cnncli.core.nn.build import ConvNet
 from cnncli.core.runtime.device import resolve_device
@@ -30,6 +30,7 @@ class InferenceModel:
     metadata: ModelMetadata
     path: Path
     device: torch.device
+    reference: ModelReference  # how it was named: which run, file or bundled model
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -42,14 +43,15 @@ class InferenceModel:
 
 
 def open_model(target: str | None, device: str = "auto", runs_dir: str | Path = "runs") -> InferenceModel:
-    """The model in a file, a run folder's best, or (target None) the latest run's best, on `device`."""
-    path = runs.resolve_model_file(target, runs_dir)
+    """The model a reference names (None: the latest run's, else the bundled MNIST model), on `device`."""
+    reference = resolve_reference(target, runs_dir)
+    path = reference.path
     where = resolve_device(device)
     loaded = load_model(path, str(where))
     # the Normaliser hands over channels-last batches, as in training: weights in the same layout
     # spare a conversion per conv (about 1.5x on CPUs)
     network = _in_place_activations(fold_batch_norms(loaded.model)).to(memory_format=torch.channels_last)
-    return InferenceModel(network, loaded.metadata, path, where)
+    return InferenceModel(network, loaded.metadata, path, where, reference)
 
 
 def _in_place_activations(network: nn.Module) -> nn.Module:

@@ -25,7 +25,6 @@ from pathlib import Path
 from cnncli.core.atomic import TEMP_PREFIX, atomic_write_text
 from cnncli.core.data.catalog import FOLDER_PREFIX
 from cnncli.core.errors import FileWriteError, NotFound, UsageError
-from cnncli.core.modelfile.header import SUFFIX
 from cnncli.core.naming import slug
 
 LATEST = "latest"
@@ -98,6 +97,19 @@ def claim(run_dir: Path, sweep: bool = False) -> Iterator[None]:
         yield
 
 
+def discard_new_run(run_dir: Path) -> None:
+    """Remove a run folder made moments ago that never trained: its few files (config, metrics, lock, temporaries),
+    then the folder, so a failed start leaves the runs folder as it was. Anything else found there stays."""
+    for name in (CONFIG, METRICS, LOCK):
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink()
+    for leftover in run_dir.glob(TEMP_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()
+
+
 def set_latest(run_dir: Path) -> None:
     atomic_write_text(run_dir.parent / LATEST, run_dir.name + "\n")
 
@@ -120,26 +132,7 @@ def latest_run(out: str | Path = "runs") -> Path:
 
 
 def resolve_model_file(target: str | None, out: str | Path = "runs") -> Path:
-    """A model file from: nothing (the latest run's best), a run folder, or a .safetensors file."""
-    if target is None:
-        return _model_in(latest_run(out))
-    if not target.strip():  # Path("") is the current folder, which is not what an empty name asks for
-        raise UsageError("the model name is empty", "give a .safetensors file or a folder under runs/")
-    path = Path(target)
-    if path.is_dir():
-        return _model_in(path)
-    if path.is_file():
-        return path
-    if not path.suffix and Path(str(path) + SUFFIX).is_file():
-        return Path(str(path) + SUFFIX)
-    raise NotFound(f"no model file or run folder at {path}", "give a .safetensors file or a folder under runs/")
+    """The model file a model reference names; see reference.resolve_reference, the one resolver."""
+    from cnncli.core.modelfile.reference import resolve_reference  # it builds on this module
 
-
-def _model_in(run_dir: Path) -> Path:
-    for name in (BEST, LAST):
-        if (run_dir / name).is_file():
-            return run_dir / name
-    raise NotFound(
-        f"{run_dir} holds no model ({BEST} or {LAST})",
-        "the run may have stopped before its first epoch ended; resume it with cnn train --resume",
-    )
+    return resolve_reference(target, out).path

@@ -14,6 +14,8 @@ from cnncli.core.arch.modules import expected_tensors
 from cnncli.core.arch.shapes import Shape, analyse
 from cnncli.core.errors import UsageError
 from cnncli.core.modelfile.header import SUFFIX, ModelHeader, match_tensors, read_model_header, sidecar_path
+from cnncli.core.modelfile.pretrained import PREFIX
+from cnncli.core.modelfile.reference import resolve_reference
 
 # ---------------------------------------------------------------------------------------------
 # The request: a built-in name, a spec string or a model file
@@ -22,7 +24,7 @@ from cnncli.core.modelfile.header import SUFFIX, ModelHeader, match_tensors, rea
 
 @dataclass(frozen=True)
 class SummaryRequest:
-    model: str  # a built-in name, a spec string, or a path to a .safetensors model file
+    model: str  # a built-in name, a spec string, or a model reference (see modelfile/reference.py)
     input_shape: Shape | None = None  # None: the architecture's own (a file: its metadata's)
     num_classes: int | None = None  # None: 10 (a file: its metadata's)
     batch_size: int = 1
@@ -40,13 +42,14 @@ class SummaryResult:
 
 
 def is_model_file(text: str) -> bool:
-    """A path rather than an architecture: it ends in .safetensors or names something on disk."""
+    """A model reference rather than an architecture: pretrained:NAME, a .safetensors name, or something on disk
+    (a file, a run folder, a folder of runs, runs/latest)."""
     if not text.strip():
         return False  # an empty spec, not the current folder
-    if text.strip().endswith(SUFFIX):
+    if text.startswith(PREFIX) or text.strip().endswith(SUFFIX) or "/" in text:  # a spec never holds a '/'
         return True
     try:
-        return Path(text).exists()
+        return Path(text).exists() or Path(text + SUFFIX).is_file()
     except (OSError, ValueError):  # a long spec is too long a file name; a NUL byte cannot be one
         return False
 
@@ -74,7 +77,7 @@ def _summarise_file(request: SummaryRequest) -> SummaryResult:
         report = header.metadata.analyse()
         summary = summarise(report, request.batch_size, request.depth)
         return SummaryResult("file", header.metadata.architecture.name, "", summary, header, tuple(notes))
-    header = read_model_header(request.model)
+    header = read_model_header(resolve_reference(request.model).path)
     metadata = header.metadata
     report = metadata.analyse()
     # the header alone says whether the weights fit the architecture: no need to read them

@@ -35,7 +35,7 @@ class TrainingState:
     step_in_epoch: int = 0  # steps taken in the current, unfinished epoch (0 at an epoch boundary)
     elapsed: float = 0.0  # seconds of training so far (evaluation excluded)
     images: int = 0  # training images processed so far
-    best_accuracy: float = -1.0  # the best selection accuracy (validation, else test); -1: none yet
+    best_accuracy: float = -1.0  # the best validation accuracy; -1: none yet (or no hold-out, so never)
     best_epoch: int = 0
     stale_epochs: int = 0  # epochs since the best one, for --patience
     history: list[dict[str, Any]] = field(default_factory=list)  # metrics.jsonl, one dict per epoch

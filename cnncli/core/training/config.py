@@ -38,7 +38,11 @@ class TrainConfig:
     # -- what to train on ------------------------------------------------------------------------
     model: str = "base"  # a built-in architecture or a spec string
     dataset: str = "mnist"  # a built-in dataset or folder:PATH
-    val_split: float = 0.0  # fraction of train held out (stratified, seeded) for validation
+    # fraction of train held out (stratified, seeded) for validation: it picks the best epoch, so the test set
+    # never chooses the model it then scores. 0: no hold-out; the last epoch's model is handed over, no "best".
+    # 10% of MNIST's 60,000 is 6,000 images, 0.05 points of accuracy per 3 images: fine enough to pick by.
+    val_split: float = 0.1
+    init: str = ""  # a model reference to start from (fine-tuning); its head is replaced when the classes differ
     # -- optimisation ----------------------------------------------------------------------------
     epochs: int = 8  # passes over the training split
     batch_size: int = 256  # images per optimizer step (the global batch, across all processes)
@@ -88,6 +92,10 @@ class TrainConfig:
             (self.seed >= 0, f"the seed must be at least 0, not {self.seed}"),
             (self.amp in ("auto", "on", "off"), f"amp must be auto, on or off, not {self.amp!r}"),
             (self.patience >= 0, f"patience must be at least 0, not {self.patience}"),
+            (
+                not (self.patience and not self.val_split),
+                "--patience counts epochs without a better validation accuracy: it needs --val-split above 0",
+            ),
             (self.max_time >= 0, f"max time must be at least 0, not {self.max_time}"),
             (self.max_steps >= 0, f"max steps must be at least 0, not {self.max_steps}"),
             (self.checkpoint_minutes >= 0, f"checkpoint minutes must be at least 0, not {self.checkpoint_minutes}"),

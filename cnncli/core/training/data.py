@@ -30,7 +30,7 @@ class TrainData:
     policy: AugmentPolicy
 
 
-def _load(config: TrainConfig, split: str, download: bool, progress: Reporter) -> Split:
+def _load(config: TrainConfig, split: str, download: bool, progress: Reporter, size: tuple[int, int] | None) -> Split:
     return load_split(
         config.dataset,
         split,
@@ -39,16 +39,29 @@ def _load(config: TrainConfig, split: str, download: bool, progress: Reporter) -
         offline=config.offline,
         progress=progress,
         seed=config.seed,
+        image_size=size,
     )
 
 
-def load_train_data(config: TrainConfig, device: torch.device, world: World, progress: Reporter) -> TrainData:
-    """Train, validation and test sources on the device. Rank 0 downloads; the others then read."""
+def load_train_data(
+    config: TrainConfig,
+    device: torch.device,
+    world: World,
+    progress: Reporter,
+    image_size: tuple[int, int] | None = None,
+) -> TrainData:
+    """Train, validation and test sources on the device. Rank 0 downloads; the others then read.
+
+    `image_size` (height, width): a folder's images resized to it (--init: the starting model's input)."""
     if world.main:
-        train, test = _load(config, "train", True, progress), _load(config, "test", True, progress)
+        train, test = (
+            _load(config, "train", True, progress, image_size),
+            _load(config, "test", True, progress, image_size),
+        )
     barrier(world)
     if not world.main:
-        train, test = _load(config, "train", False, progress), _load(config, "test", False, progress)
+        train = _load(config, "train", False, progress, image_size)
+        test = _load(config, "test", False, progress, image_size)
     train_indices = val_indices = None
     if config.val_split:
         train_indices, val_indices = stratified_holdout(train.labels, config.val_split, config.seed)

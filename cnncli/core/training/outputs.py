@@ -7,7 +7,7 @@ rewritten from it and can never disagree with the state a resume starts from.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class RunWriter:
     config: TrainConfig
     architecture: ArchitectureInfo
     info: DatasetInfo
+    provenance: dict[str, Any] = field(default_factory=dict)  # added to [training]: init_from (--init)
 
     def write_config(self) -> None:
         atomic_write_text(self.run_dir / runs.CONFIG, tomli_w.dumps(self.config.to_dict()))
@@ -48,7 +49,7 @@ class RunWriter:
                 info.channels, (info.height, info.width), tuple(info.mean), tuple(info.std), info.prepare
             ),
             dataset=DatasetRecord(info.name, info.checksum),
-            training=self.config.to_dict(),
+            training={**self.config.to_dict(), **self.provenance},
             metrics=metrics.row(),
         )
 
@@ -64,6 +65,16 @@ class RunWriter:
         text = "".join(json.dumps(row) + "\n" for row in history)
         atomic_write_text(self.run_dir / runs.METRICS, text)
 
+    def _curve_label(self, split: str) -> str:
+        """What each curve is. The train figures are running means over the epoch as the optimiser saw them
+        (with label smoothing, which lifts the loss floor, and augmentation), so they sit above the plain
+        cross-entropy of val and test: not comparable, and the legend says so."""
+        if split != "train":
+            return f"{split}: plain cross-entropy, model at epoch end"
+        how = [f"label smoothing {self.config.label_smoothing:g}"] if self.config.label_smoothing else []
+        how += ["augmented"] if self.config.augment else []
+        return "train: running mean while learning" + (f" ({', '.join(how)})" if how else "")
+
     def plot(self, history: list[dict[str, Any]]) -> bool:
         """curves.png, when matplotlib (the plot extra) is installed; returns whether it was drawn."""
         records = [EpochRecord.from_row(row) for row in history]
@@ -76,15 +87,16 @@ class RunWriter:
             losses = [getattr(record, f"{split}_loss") for record in records]
             if any(loss is not None for loss in losses):
                 accuracies = [getattr(record, f"{split}_accuracy") for record in records]
-                loss_axes.plot(epochs, losses, marker="o", label=split)
+                label = self._curve_label(split)
+                loss_axes.plot(epochs, losses, marker="o", label=label)
                 accuracy_axes.plot(
-                    epochs, [100 * (a if a is not None else float("nan")) for a in accuracies], marker="o", label=split
+                    epochs, [100 * (a if a is not None else float("nan")) for a in accuracies], marker="o", label=label
                 )
         loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
         accuracy_axes.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
         for axes in (loss_axes, accuracy_axes):
             axes.grid(alpha=0.3)
-            axes.legend()
+            axes.legend(fontsize="small")
         figure.suptitle(f"{self.run_dir.name}: {self.config.model} on {self.config.dataset}")
         figure.tight_layout()
         atomic_write_with(self.run_dir / runs.CURVES, lambda temp: figure.savefig(temp, format="png", dpi=100))
@@ -106,6 +118,16 @@ class NullRunWriter:
 
     def write_metrics(self, history: list[dict[str, Any]]) -> None:
         pass
+
+    def _curve_label(self, split: str) -> str:
+        """What each curve is. The train figures are running means over the epoch as the optimiser saw them
+        (with label smoothing, which lifts the loss floor, and augmentation), so they sit above the plain
+        cross-entropy of val and test: not comparable, and the legend says so."""
+        if split != "train":
+            return f"{split}: plain cross-entropy, model at epoch end"
+        how = [f"label smoothing {self.config.label_smoothing:g}"] if self.config.label_smoothing else []
+        how += ["augmented"] if self.config.augment else []
+        return "train: running mean while learning" + (f" ({', '.join(how)})" if how else "")
 
     def plot(self, history: list[dict[str, Any]]) -> bool:
         return False

@@ -41,8 +41,9 @@ class EpochRecord:
 
     @property
     def selection_accuracy(self) -> float | None:
-        """The accuracy that chooses the best model: validation when the run holds a share out."""
-        return self.val_accuracy if self.val_accuracy is not None else self.test_accuracy
+        """The accuracy that chooses the best model: validation, never test (a model picked by its test score
+        is scored too kindly by it). None without a hold-out: then no epoch is "best" and the last is handed over."""
+        return self.val_accuracy
 
     def row(self) -> dict[str, Any]:
         """The record as metrics.jsonl and the training state store it: measured figures only."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -33,6 +33,7 @@ from cnncli.core.training.loop import StopFlag, Trainer
 from cnncli.core.training.memory import check_memory
 from cnncli.core.training.outputs import NullRunWriter, RunWriter
 from cnncli.core.training.records import EpochRecord, StopReason
+from cnncli.core.training.start import StartingPoint, check_input, load_weights, starting_point
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class TrainRequest:
 @dataclass(frozen=True)
 class TrainResult:
     run_dir: Path
-    model_path: Path  # the best model
+    model_path: Path  # the model handed over: the best on validation, else (no hold-out) the last
     last_path: Path
     config: TrainConfig
     epochs_run: int
@@ -54,7 +55,7 @@ class TrainResult:
     train_seconds: float
     images_per_second: float
     final: EpochRecord | None  # the last evaluation: test (and val) loss and accuracy; None before any
-    best: EpochRecord | None  # the epoch with the best selection accuracy
+    best: EpochRecord | None  # the epoch with the best validation accuracy; None without a hold-out
     device: str
     amp: str | None
     history: list[EpochRecord]
@@ -91,9 +92,7 @@ def _setup_determinism(config: TrainConfig) -> None:
         torch.use_deterministic_algorithms(True)
 
 
-def _run_dir(request: TrainRequest, config: TrainConfig, world: World, device: torch.device) -> Path:
-    if request.resume is not None:
-        return request.resume
+def _new_run_dir(request: TrainRequest, config: TrainConfig, world: World, device: torch.device) -> Path:
     path = ""
     if world.main:
         name = config.name or runs.default_name(config.model, config.dataset)
@@ -102,9 +101,15 @@ def _run_dir(request: TrainRequest, config: TrainConfig, world: World, device: t
 
 
 def _build(
-    config: TrainConfig, data: TrainData, device: torch.device, world: World
+    config: TrainConfig, data: TrainData, device: torch.device, world: World, start: StartingPoint | None
 ) -> tuple[nn.Module, ArchitectureInfo]:
-    resolved = resolve_model(config.model)
+    if start is not None:  # the starting model's own architecture, so every tensor fits
+        architecture = start.metadata.architecture
+        resolved = resolve_model(architecture.spec)
+        name = architecture.name
+    else:
+        resolved = resolve_model(config.model)
+        name = resolved.name
     info = data.info
     input_shape = (info.channels, info.height, info.width)
     # the analysis first: a network that cannot fit is refused before a weight is allocated
@@ -112,8 +117,10 @@ def _build(
     check_memory(report, config.batch_size // world.size, device)
     torch.manual_seed(config.seed)  # the initial weights follow from the seed
     model = build_model(resolved.layers, input_shape, info.num_classes, resolved.spec)
+    if start is not None:
+        load_weights(model, start, tuple(info.classes))
     model = model.to(device=device, memory_format=torch.channels_last)
-    return model, ArchitectureInfo(resolved.spec, resolved.name)
+    return model, ArchitectureInfo(resolved.spec, name)
 
 
 def train(request: TrainRequest, progress: Reporter = NULL_REPORTER, stop: StopFlag | None = None) -> TrainResult:
@@ -148,21 +155,39 @@ def _train(
     progress: Reporter,
     stop: StopFlag,
 ) -> TrainResult:
-    run_dir = _run_dir(request, config, world, device)
+    resuming = request.resume is not None
     with contextlib.ExitStack() as held:
-        if world.main:  # one trainer per run folder; what a killed one left half-written is swept
-            held.enter_context(runs.claim(run_dir, sweep=request.resume is not None))
-        data = load_train_data(config, device, world, progress)
-        model, architecture = _build(config, data, device, world)
+        if resuming and world.main:  # one trainer per run folder; what a killed one left half-written is swept
+            held.enter_context(runs.claim(request.resume, sweep=True))
+        # a new run's folder is made only once everything it needs is here (data, network, starting weights):
+        # a start that fails (no network, a bad spec, a missing dataset) leaves the runs folder as it was
+        start = starting_point(config.init, config.out) if config.init and not resuming else None
+        size = tuple(start.metadata.input_shape[1:]) if start else None
+        data = load_train_data(config, device, world, progress, image_size=size)  # type: ignore[arg-type]
+        if start is not None:
+            check_input(start, data.info)
+            config = replace(config, model=start.metadata.architecture.name or start.metadata.architecture.spec)
+        model, architecture = _build(config, data, device, world, start)
         if not config.compile:
             eager.skip_dynamo()  # 4 s of CPU saved: see core/runtime/eager.py
         optimizer = _optimizer(config, model)
         state = TrainingState()
         if request.resume is not None:
+            run_dir = request.resume
             state = load_state(run_dir / runs.STATE, model, optimizer)
-        writer = RunWriter(run_dir, config, architecture, data.info) if world.main else NullRunWriter()
-        writer.write_config()
-        writer.write_metrics(state.history)  # the state's history is the truth after a crash
+        else:
+            run_dir = _new_run_dir(request, config, world, device)
+            if world.main:
+                held.enter_context(runs.claim(run_dir))
+        provenance = {"init_from": start.record()} if start else {}
+        writer = RunWriter(run_dir, config, architecture, data.info, provenance) if world.main else NullRunWriter()
+        try:
+            writer.write_config()
+            writer.write_metrics(state.history)  # the state's history is the truth after a crash
+        except BaseException:
+            if not resuming and world.main:
+                runs.discard_new_run(run_dir)
+            raise
         network = model
         if config.compile:
             network = torch.compile(network)  # type: ignore[assignment]
@@ -203,7 +228,7 @@ def _train(
         if reason in (StopReason.MAX_STEPS, StopReason.MAX_TIME) and state.step_in_epoch and world.main:
             final = _final_scores(trainer, state)
             writer.save_model(runs.LAST, model, final)
-            if not (run_dir / runs.BEST).exists():
+            if config.val_split and not (run_dir / runs.BEST).exists():  # the only candidate yet
                 writer.save_model(runs.BEST, model, final)
         return _result(run_dir, config, state, reason, final, device, amp)
 
@@ -232,10 +257,11 @@ def _result(
     amp: torch.dtype | None,
 ) -> TrainResult:
     history = [EpochRecord.from_row(row) for row in state.history]
-    best = next((record for record in history if record.epoch == state.best_epoch), final)
+    # without a hold-out nothing chose an epoch: the last model is handed over and no best is claimed
+    best = next((record for record in history if record.epoch == state.best_epoch), final) if config.val_split else None
     return TrainResult(
         run_dir=run_dir,
-        model_path=run_dir / runs.BEST,
+        model_path=run_dir / (runs.BEST if config.val_split else runs.LAST),
         last_path=run_dir / runs.LAST,
         config=config,
         epochs_run=state.epoch,

@@ -97,8 +97,10 @@ def test_default_names():
 
 
 def test_latest_pointer_resolves_to_the_best_model(tmp_path):
-    with pytest.raises(NotFound, match="no trained model yet"):
-        runs.resolve_model_file(None, tmp_path)
+    from cnncli.core.modelfile import pretrained
+
+    # no run yet: the bundled MNIST model (see tests/core/modelfile/test_reference.py for every form)
+    assert runs.resolve_model_file(None, tmp_path) == pretrained.BUNDLED[pretrained.DEFAULT].path
     run = runs.create_run_dir(tmp_path, "r", explicit=True)
     (run / runs.LAST).write_bytes(b"x")
     runs.set_latest(run)

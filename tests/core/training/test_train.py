@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from cnncli.core.errors import ExitCode
 from cnncli.core.modelfile import runs
 
-# 2,000 training images at batch 200: 10 steps an epoch, a few seconds for `tiny`
+# 2,000 training images at batch 200, 10% held out for validation by default: 9 steps an epoch, seconds for `tiny`
 QUICK = ["--dataset", "mnist-sample", "--model", "tiny", "--batch-size", "200", "--threads", "1"]
 
 
@@ -47,9 +47,11 @@ def test_a_run_leaves_models_metrics_state_and_latest(cnn, tmp_path):
         rows[0]
     )
     assert (tmp_path / "runs" / runs.LATEST).read_text().strip() == folder.name
-    assert doc["epochs_run"] == 2 and doc["steps"] == 20 and doc["stopped"] == "completed"
+    # by default 10% of the 2,000 training images is held out for validation: 9 steps of 200 an epoch
+    assert doc["epochs_run"] == 2 and doc["steps"] == 18 and doc["stopped"] == "completed"
     assert doc["final"]["test_accuracy"] == rows[-1]["test_accuracy"]
-    assert doc["best"]["test_accuracy"] == max(r["test_accuracy"] for r in rows)
+    # the best epoch is the one with the best validation accuracy: the test set never picks the model
+    assert doc["best"]["val_accuracy"] == max(r["val_accuracy"] for r in rows)
     assert doc["model"] == str(folder / runs.BEST)
     assert doc["train_seconds"] > 0 and doc["images_per_second"] > 0
     config = tomllib.loads((folder / runs.CONFIG).read_text())
@@ -81,10 +83,10 @@ def test_a_second_run_gets_a_new_folder_and_a_named_one_is_never_overwritten(cnn
 
 
 def test_resume_gives_bit_identical_weights(cnn, tmp_path):
-    """N steps, resume, N steps == 2N steps: mid-epoch (15 of 10-step epochs) and at the end."""
-    straight = _train(cnn, tmp_path, "--epochs", "3", name="straight")
+    """N steps, resume, N steps == 2N steps: mid-epoch (15 of 10-step epochs: no hold-out) and at the end."""
+    straight = _train(cnn, tmp_path, "--epochs", "3", "--val-split", "0", name="straight")
     assert straight.exit_code == 0, straight.stderr
-    first = _train(cnn, tmp_path, "--epochs", "3", "--max-steps", "15", name="split")
+    first = _train(cnn, tmp_path, "--epochs", "3", "--val-split", "0", "--max-steps", "15", name="split")
     assert first.exit_code == 0, first.stderr
     assert first.json()["stopped"] == "max_steps" and first.json()["steps"] == 15
     state = tomllib.loads((tmp_path / "runs" / "split" / "state.toml").read_text())["state"]
@@ -177,7 +179,7 @@ def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
     assert "the loss became nan" in run.stderr and "Traceback" not in run.stderr
     folder = tmp_path / "runs" / "nan"
     saved = tomllib.loads((folder / "state.toml").read_text())["state"]
-    assert (saved["epoch"], saved["step"]) == (1, 10)  # the state of the last good epoch
+    assert (saved["epoch"], saved["step"]) == (1, 9)  # the state of the last good epoch (9 steps: 10% held out)
     assert (folder / runs.BEST).is_file()
 
 
