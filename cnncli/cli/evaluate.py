@@ -109,7 +109,7 @@ def _evaluate(env: Env, request: EvalRequest, engine: str, progress: Any) -> Eva
     """ONNX Runtime for an .onnx model (or --engine onnx: the export beside the model), torch otherwise.
     Unlike predict, eval stays on torch by default: the pass over a split dwarfs torch's start-up."""
     from cnncli.core.modelfile.onnxfile import is_onnx
-    from cnncli.core.modelfile.runs import resolve_model_file
+    from cnncli.core.modelfile.reference import resolve_model_file
 
     if engine == "onnx" or (engine == "auto" and is_onnx(resolve_model_file(request.model, request.runs_dir))):
         from cnncli.core.inference.engine import choose_engine

@@ -40,7 +40,6 @@ from cnncli.core.errors import BadInput, CnnError, UsageError
 from cnncli.core.inference.engine import export_beside
 from cnncli.core.inference.model import InferenceModel, open_model
 from cnncli.core.inference.prepare import PrepareOptions, recipe_for
-from cnncli.core.modelfile import runs
 from cnncli.core.modelfile.metadata import ModelMetadata
 from cnncli.core.modelfile.onnxfile import (
     INPUT,
@@ -52,6 +51,7 @@ from cnncli.core.modelfile.onnxfile import (
     open_onnx,
     session_options,
 )
+from cnncli.core.modelfile.reference import resolve_model_file
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 
 OPSET = 18  # the dynamo exporter's own default on torch 2.14; ONNX Runtime 1.22+ runs it
@@ -93,7 +93,7 @@ def export_model(
     progress: Reporter = NULL_REPORTER,
 ) -> ExportReport:
     started = time.perf_counter()
-    source = runs.resolve_model_file(target, runs_dir)
+    source = resolve_model_file(target, runs_dir)
     if is_onnx(source):
         raise UsageError(f"{source} is already an ONNX model", "export the .safetensors model it came from")
     path = Path(output) if output is not None else export_beside(source)

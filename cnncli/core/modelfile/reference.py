@@ -170,3 +170,8 @@ def _model_in(run_dir: Path) -> Path:
         f"{run_dir} holds no model ({BEST} or {LAST})",
         "the run may have stopped before its first epoch ended; resume it with cnn train --resume",
     )
+
+
+def resolve_model_file(target: str | None, out: str | Path = "runs") -> Path:
+    """Only the model file a model reference names (resolve_reference gives how it was named too)."""
+    return resolve_reference(target, out).path

@@ -129,10 +129,3 @@ def latest_run(out: str | Path = "runs") -> Path:
             f"{pointer} names {name!r}, which is not a run folder in {out}", "name a model file or run folder instead"
         )
     return run_dir
-
-
-def resolve_model_file(target: str | None, out: str | Path = "runs") -> Path:
-    """The model file a model reference names; see reference.resolve_reference, the one resolver."""
-    from cnncli.core.modelfile.reference import resolve_reference  # it builds on this module
-
-    return resolve_reference(target, out).path

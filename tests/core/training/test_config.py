@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from cnncli.core.errors import BadInput, NotFound, UsageError
 from cnncli.core.modelfile import runs
+from cnncli.core.modelfile.reference import resolve_model_file
 from cnncli.core.training.config import TrainConfig, parse_duration, read_config_file
 from cnncli.core.training.schedule import SCHEDULES, lr_multiplier
 
@@ -100,14 +101,14 @@ def test_latest_pointer_resolves_to_the_best_model(tmp_path):
     from cnncli.core.modelfile import pretrained
 
     # no run yet: the bundled MNIST model (see tests/core/modelfile/test_reference.py for every form)
-    assert runs.resolve_model_file(None, tmp_path) == pretrained.BUNDLED[pretrained.DEFAULT].path
+    assert resolve_model_file(None, tmp_path) == pretrained.BUNDLED[pretrained.DEFAULT].path
     run = runs.create_run_dir(tmp_path, "r", explicit=True)
     (run / runs.LAST).write_bytes(b"x")
     runs.set_latest(run)
-    assert runs.resolve_model_file(None, tmp_path) == run / runs.LAST
+    assert resolve_model_file(None, tmp_path) == run / runs.LAST
     (run / runs.BEST).write_bytes(b"x")
-    assert runs.resolve_model_file(None, tmp_path) == run / runs.BEST
-    assert runs.resolve_model_file(str(run), tmp_path) == run / runs.BEST
-    assert runs.resolve_model_file(str(run / "best"), tmp_path) == run / runs.BEST
+    assert resolve_model_file(None, tmp_path) == run / runs.BEST
+    assert resolve_model_file(str(run), tmp_path) == run / runs.BEST
+    assert resolve_model_file(str(run / "best"), tmp_path) == run / runs.BEST
     with pytest.raises(NotFound):
-        runs.resolve_model_file(str(tmp_path / "nothing"), tmp_path)
+        resolve_model_file(str(tmp_path / "nothing"), tmp_path)
