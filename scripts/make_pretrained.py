@@ -104,10 +104,21 @@ def package(model: pretrained.BundledModel, run: Path, data_dir: Path) -> tuple[
 def build_one(model: pretrained.BundledModel, work: Path, data_dir: Path, run: Path | None) -> None:
     run = run or train(model, work, data_dir)
     path, accuracy = package(model, run, data_dir)
-    # a later step (an ONNX file beside it) goes here, one function per step
+    onnx = export(path, data_dir)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     print(f"{model.reference}: {path} ({path.stat().st_size:,} bytes), test accuracy {100 * accuracy:.2f}%")
-    print(f'    pin: BundledModel("{model.name}", "{model.dataset}", "{digest}"),')
+    print(f'    pin: BundledModel("{model.name}", "{model.dataset}", "{digest}", "{onnx}"),')
+
+
+def export(path: Path, data_dir: Path) -> str:
+    """The ONNX export beside the model, checked against torch on the whole test split (cnn export's parity
+    check: the same argmax on every image, logits within 1e-4); returns its sha256 to pin."""
+    from cnncli.core.export.onnx import export_model
+
+    report = export_model(str(path), data_dir=str(data_dir))
+    parity = report.parity
+    print(f"  export: {report.path}, parity on {parity.count} images: max |logit diff| {parity.max_abs_logit_diff:.1e}")
+    return hashlib.sha256(report.path.read_bytes()).hexdigest()
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cnncli.core.errors import BadInput, NotFound, UsageError
 from cnncli.core.modelfile.onnxfile import SHA256_KEY, OnnxModel, file_sha256, is_onnx, open_onnx
+from cnncli.core.modelfile.pretrained import verify, verify_if_bundled
 from cnncli.core.modelfile.reference import ModelReference, resolve_reference
 
 ENGINES = ("auto", "torch", "onnx")
@@ -46,6 +47,7 @@ def choose_engine(
         raise UsageError(f"unknown engine '{engine}'", "the engines are auto, torch and onnx")
     reference = resolve_reference(target, runs_dir)
     path = reference.path
+    verify_if_bundled(path)  # an .onnx inside the package named by its path is checked too
     if is_onnx(path):
         if engine == "torch":
             raise UsageError(f"{path} is an ONNX model: it runs on ONNX Runtime", "drop --engine torch")
@@ -56,6 +58,8 @@ def choose_engine(
     if engine == "onnx":
         _require_cpu(device, path)
     beside = export_beside(path)
+    if reference.bundled is not None:  # a damaged or edited bundled export is an error, never skipped quietly
+        verify(reference.bundled, export=True)
     model, note = _fresh_export(path, beside)
     if model is None and engine == "onnx":
         raise NotFound(f"no up-to-date export of {path}: {note}", f"export it with: cnn export {path}")

@@ -29,6 +29,7 @@ class BundledModel:
     name: str  # what follows "pretrained:"
     dataset: str  # the dataset it was trained on (a name in core/data/catalog.py)
     sha256: str  # of the .safetensors file as shipped
+    onnx_sha256: str  # of its export beside it (cnn export), which `cnn predict` runs without torch
 
     @property
     def reference(self) -> str:
@@ -42,14 +43,26 @@ class BundledModel:
     def path(self) -> Path:
         return pretrained_folder() / self.file_name
 
+    @property
+    def onnx_path(self) -> Path:
+        return self.path.with_suffix(".onnx")
+
 
 # The pins: rebuilding a model (scripts/make_pretrained.py) prints its new line for here.
 BUNDLED: dict[str, BundledModel] = {
     model.name: model
     for model in (
-        BundledModel("mnist", "mnist", "81cac1a72af8983df457f81c077e98ed1e1ac6062a58d8769b11d38b4ddba8ce"),
         BundledModel(
-            "fashion-mnist", "fashion-mnist", "1160376d6d1d2a20fdafdc2a96d70d7f5eeaafbd89013f516525048335d51ec2"
+            "mnist",
+            "mnist",
+            "81cac1a72af8983df457f81c077e98ed1e1ac6062a58d8769b11d38b4ddba8ce",
+            "93cfb7ff13c8147820d14e49f784e5698e3c480b3643dd0808097917b668ce6c",
+        ),
+        BundledModel(
+            "fashion-mnist",
+            "fashion-mnist",
+            "1160376d6d1d2a20fdafdc2a96d70d7f5eeaafbd89013f516525048335d51ec2",
+            "be52a565742e24b88a8db9fab38fda8f91b20209e080f16a787bec869391ebcc",
         ),
     )
 }
@@ -80,18 +93,32 @@ def bundled_for_path(path: Path) -> BundledModel | None:
     return None
 
 
-def verify(model: BundledModel) -> Path:
-    """The bundled file's path once its bytes match the pin; BadInput when they do not (or it is gone)."""
+def verify(model: BundledModel, export: bool = False) -> Path:
+    """The bundled file's path once its bytes match the pin (`export`: the .onnx beside it); BadInput when they
+    do not (or it is gone)."""
     hint = "reinstall cnncli (pip install --force-reinstall cnncli); a bundled model is never used unverified"
-    path = model.path
+    path, pin = (model.onnx_path, model.onnx_sha256) if export else (model.path, model.sha256)
     try:
         found = sha256_of(path)
     except OSError as exc:
         raise BadInput(f"the bundled model {model.reference} cannot be read at {path}: {exc.strerror}", hint) from None
-    if found != model.sha256:
+    if found != pin:
         raise BadInput(
             f"the bundled model {model.reference} is damaged or was edited: {path} has sha256 {found[:16]}…, "
-            f"not the pinned {model.sha256[:16]}…",
+            f"not the pinned {pin[:16]}…",
             hint,
         )
     return path
+
+
+def verify_if_bundled(path: Path) -> None:
+    """A path that is a bundled file (a model or its export, however it was named) must match its pin."""
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):
+        return
+    for model in BUNDLED.values():
+        if resolved == model.path.resolve():
+            verify(model)
+        elif resolved == model.onnx_path.resolve():
+            verify(model, export=True)
