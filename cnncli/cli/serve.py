@@ -1,6 +1,6 @@
 """`cnn serve`: a trained model over HTTP, with a page to draw a digit on.
 
-The model is loaded once, through the same open_model and Predictor as `cnn predict`, and answers
+The model is loaded once, on the same engine and Predictor as `cnn predict`, and answers
 with the same JSON (built here, by predict's and summary's own document functions), so the server
 never answers differently from the command line. The core (cnncli/core/serving) runs the server.
 """
@@ -108,24 +108,43 @@ def _network_threads() -> int:
 
 
 def _load(target: str | None, device: str, batch: int, threads: int | None) -> ServedModel:
-    """The model, once: predict's Predictor keeping every class's probability and the picture seen
-    (each request takes its own top_k and show from them), decoding in this process (no workers)."""
+    """The model, once, on the engine `cnn predict` would pick (ONNX Runtime for an up-to-date export, as the
+    bundled models have; torch otherwise): its Predictor keeping every class's probability and the picture
+    seen (each request takes its own top_k and show from them), decoding in this process (no workers)."""
     from cnncli.cli.predict import outcome_document
     from cnncli.cli.summary import summary_document
-    from cnncli.core.inference.model import open_model
-    from cnncli.core.inference.predict import Predictor, PredictSettings
+    from cnncli.core.inference.engine import choose_engine
+    from cnncli.core.inference.pipeline import PredictSettings
     from cnncli.core.modelfile.summary import SummaryRequest, summarise_model
-    from cnncli.core.runtime.device import set_threads
     from cnncli.core.serving.app import ServedModel
 
-    loaded = open_model(target, device)
-    settings = PredictSettings(top_k=len(loaded.classes), batch_size=batch, workers=0, keep_seen=True)
-    predictor = Predictor(loaded, settings)
-    description = summary_document(summarise_model(SummaryRequest(str(loaded.path))))
+    choice = choose_engine(target, device)
+    if choice.onnx_model is not None:  # torch is never imported: ONNX Runtime sized its threads when opened
+        from cnncli.core.inference.onnx_predict import OnnxPredictor
+
+        settings = PredictSettings(top_k=len(choice.onnx_model.classes), batch_size=batch, workers=0, keep_seen=True)
+        predictor = OnnxPredictor(choice.onnx_model, settings)
+
+        def thread_setup() -> None:
+            pass
+
+    else:
+        from cnncli.core.inference.model import open_model
+        from cnncli.core.inference.predict import Predictor
+        from cnncli.core.runtime.device import set_threads
+
+        loaded = open_model(str(choice.path), device)
+        settings = PredictSettings(top_k=len(loaded.classes), batch_size=batch, workers=0, keep_seen=True)
+        predictor = Predictor(loaded, settings)
+
+        def thread_setup() -> None:
+            set_threads(threads or _network_threads())
+
+    description = summary_document(summarise_model(SummaryRequest(str(choice.path))))
     return ServedModel(
         classify=lambda inputs: list(predictor.run(inputs)),
         document=outcome_document,
         description=description,
-        name=str(loaded.path),
-        thread_setup=lambda: set_threads(threads or _network_threads()),
+        name=str(choice.path),
+        thread_setup=thread_setup,
     )

@@ -284,3 +284,22 @@ def test_the_default_model_is_the_latest_run(sample_model):
     runs_parent = Path(sample_model.run).parent.parent  # cnn serve looks in ./runs by default
     with ServeProcess(None, cwd=runs_parent) as server:
         assert httpx.get(server.url + "health").json()["model"].endswith(".safetensors")
+
+
+def test_with_no_run_it_serves_the_bundled_model_on_onnx_runtime_without_torch(tmp_path, cnn):
+    """An empty folder: the bundled MNIST model, run on its shipped export (as `cnn predict` runs it), and
+    the same answer as `cnn predict --json` for an example digit."""
+    from cnncli.core.modelfile.pretrained import BUNDLED, DEFAULT
+    from tests.conftest import REPO
+
+    digit = REPO / "examples" / "digit-7.png"
+    blocked = tmp_path / "blocked"  # `import torch` fails in the server: the ONNX path must not need it
+    (blocked / "torch").mkdir(parents=True)
+    (blocked / "torch" / "__init__.py").write_text("raise ImportError('torch is blocked in this test')\n")
+    with ServeProcess(None, cwd=tmp_path, env={"PYTHONPATH": f"{blocked}:{REPO}"}) as server:
+        assert httpx.get(server.url + "health").json()["model"] == str(BUNDLED[DEFAULT].path)
+        reply = httpx.post(server.url + "predict", files=[("image", (digit.name, digit.read_bytes(), "image/png"))])
+    assert reply.status_code == 200, reply.text
+    expected = cnn("predict", str(digit), "--json", cwd=tmp_path)
+    answer = reply.json()[0]
+    assert answer["label"] == "7" and answer["confidence"] == expected.json()[0]["confidence"]

@@ -25,16 +25,19 @@ START_TIMEOUT = 120  # seconds: importing torch and loading the model on a busy 
 
 
 class ServeProcess:
-    def __init__(self, model: Path | str | None, *options: str, cwd: Path | None = None) -> None:
+    def __init__(
+        self, model: Path | str | None, *options: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         named = [] if model is None else [str(model)]  # None: the latest run under cwd's runs/
         self.arguments = [sys.executable, "-m", "cnncli", "serve", *named, "--port", "0", "--json", *options]
         self.cwd = cwd
+        self.env = env or {}
         self.process: subprocess.Popen | None = None
         self.url = ""
         self._stderr: list[str] = []
 
     def __enter__(self) -> ServeProcess:
-        env = {**os.environ, "NO_COLOR": "1"}
+        env = {**os.environ, "NO_COLOR": "1", **self.env}
         self.process = subprocess.Popen(
             self.arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=self.cwd
         )

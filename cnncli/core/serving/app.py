@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cnncli.core.inference.predict import Failure, Outcome
+from cnncli.core.inference.pipeline import Failure, Outcome
 from cnncli.core.serving.batching import Busy, Classify, InferenceQueue
 from cnncli.core.serving.bodies import RequestError, images_in, read_capped
 from cnncli.core.serving.config import ServeConfig
