@@ -15,7 +15,7 @@ from cnncli.cli.env import Env
 from cnncli.cli.progress import reporter_for
 from cnncli.cli.render import percent, table
 from cnncli.core.errors import UsageError
-from cnncli.core.training.config import TrainConfig, layered_config, parse_duration
+from cnncli.core.training.config import TrainConfig, check_sources, layered_config, parse_duration
 from cnncli.core.training.records import EpochRecord
 
 # Every option defaults to None, meaning "not given": then the config file's value, else the default.
@@ -283,6 +283,7 @@ def train(
         raise UsageError("--init trains the architecture of the model it starts from: drop --model")
     if init is not None and resume is not None:
         raise UsageError("--resume continues a run from its own state: drop --init")
+    check_sources(config, resume)
     if resume is not None:  # any form that names a run: its folder, the folder of runs, runs/latest
         from cnncli.core.modelfile.reference import resolve_run_folder
 

@@ -102,7 +102,7 @@ def test_a_runs_folder_without_a_model_is_not_found_naming_what_was_looked_for(c
     (tmp_path / "runs").mkdir()
     run = cli("eval", "runs")
     assert run.exit_code == ExitCode.NOT_FOUND
-    assert "no model in the folder runs: looked for runs/best.safetensors" in run.stderr
+    assert "the folder runs holds no model: looked for runs/best.safetensors" in run.stderr
     assert "pretrained:mnist" in run.stderr  # the hint names every form, the bundled models too
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import signal
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -277,7 +278,11 @@ def test_a_missing_model_or_a_taken_port_fails_before_serving(sample_model, cnn,
 def test_it_binds_loopback_and_says_where(sample_model):
     with ServeProcess(sample_model.model) as server:
         assert server.url.startswith("http://127.0.0.1:")
-        assert f"serving {sample_model.model} at {server.url}" in server.stderr
+        said = f"serving {sample_model.model} at {server.url}"
+        deadline = time.monotonic() + 30  # stderr is read by a thread: the line may arrive after the URL
+        while said not in server.stderr and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert said in server.stderr, server.stderr
 
 
 def test_the_default_model_is_the_latest_run(sample_model):

@@ -107,7 +107,7 @@ TABLE: list[tuple[str, int, str | None]] = [
     ("train --resume {dir} --config {file}", X.USAGE, "drop --config"),
     # summary
     ("summary {missing}.safetensors", X.NOT_FOUND, "no model file"),
-    ("summary {dir}", X.NOT_FOUND, "is a folder, not a model file"),
+    ("summary {dir}", X.NOT_FOUND, "holds no model"),
     ("summary {file}", X.BAD_INPUT, "too short for a safetensors header"),
     ('summary ""', X.BAD_INPUT, "an empty spec"),
     ("summary nosuch", X.NOT_FOUND, "neither a built-in architecture nor a spec"),

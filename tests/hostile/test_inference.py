@@ -18,7 +18,7 @@ from tests.hostile.test_cli import HUGE, _one_error
 
 TABLE: list[tuple[str, int, str | None]] = [
     # eval: models that are not
-    ("eval {missing}.safetensors", X.NOT_FOUND, "no model file or run folder"),
+    ("eval {missing}.safetensors", X.NOT_FOUND, "no model file"),
     ('eval ""', X.USAGE, "the model name is empty"),
     ("eval {dir}", X.NOT_FOUND, "holds no model"),
     ("eval {file}", X.BAD_INPUT, "too short for a safetensors header"),

@@ -76,14 +76,14 @@ def resolve_reference(text: str | None, runs_dir: str | Path = "runs") -> ModelR
     if not path.suffix and with_suffix.is_file():
         return _file(with_suffix)
     if path.suffix == MODEL_SUFFIX:  # only a file can be meant
-        raise NotFound(f"no model file {path}", _forms_hint())
+        raise NotFound(f"no model file {path} (a name ending in {MODEL_SUFFIX} means a file)", _forms_hint())
     looked = [
         f"a model file {path}" + ("" if path.suffix else f" or {with_suffix}"),
         f"a run folder or a folder of runs at {path}",
     ]
     if not path.suffix:
         looked.append(f"a bundled model (these are named {pretrained.PREFIX}NAME)")
-    raise NotFound(f"no model at {text!r}: looked for {', '.join(looked)}", _forms_hint())
+    raise NotFound(f"no model file or run folder at {text!r}: looked for {', '.join(looked)}", _forms_hint())
 
 
 def resolve_run_folder(text: str, runs_dir: str | Path = "runs") -> Path:
@@ -95,19 +95,21 @@ def resolve_run_folder(text: str, runs_dir: str | Path = "runs") -> Path:
         raise UsageError("the run name is empty", "give a run folder, e.g. runs/base-mnist-1, or the runs folder")
     hint = "give a run folder (runs/NAME), the folder of runs (runs) or runs/latest"
     path = Path(text)
-    if text.startswith(pretrained.PREFIX) or (path.is_file() and path.name != LATEST):
+    if text.startswith(pretrained.PREFIX) or (path.is_file() and path.suffix in (MODEL_SUFFIX, ".onnx")):
         raise UsageError(
             f"--resume continues a run folder; {text} is a model",
             f"to start a new run from its weights use: cnn train --init {text}",
         )
+    if path.is_file() and path.name != LATEST:
+        raise NotFound(f"{path} is not a run folder: it is a file", hint)
     if path.is_file():
         return latest_run(path.parent)
     if not path.is_dir():
-        raise NotFound(f"no run folder at {path}", hint)
+        raise NotFound(f"{path} is not a run folder: nothing is there", hint)
     if (path / LATEST).is_file() and not _is_run(path):
         return latest_run(path)
     if not _is_run(path):
-        raise NotFound(f"{path} is neither a run folder (no config.toml) nor a folder of runs (no {LATEST})", hint)
+        raise NotFound(f"{path} is not a run folder (no config.toml) nor a folder of runs (no {LATEST})", hint)
     return path
 
 
@@ -156,7 +158,7 @@ def _folder(path: Path) -> ModelReference:
         model = _model_in(run)
         return ModelReference(model, ReferenceKind.RUNS_FOLDER, f"the latest run ({model})", run)
     raise NotFound(
-        f"no model in the folder {path}: looked for {path / BEST}, {path / LAST} (a run folder) "
+        f"the folder {path} holds no model: looked for {path / BEST}, {path / LAST} (a run folder) "
         f"and {path / LATEST} (a folder of runs)",
         _forms_hint(),
     )

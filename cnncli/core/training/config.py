@@ -163,13 +163,19 @@ class LayeredConfig:
     explicit_name: bool  # --name was given (here or in the file): an existing folder is an error, not a new number
 
 
+def check_sources(config_file: object, resume: object) -> None:
+    """A resumed run keeps its own configuration: no config file beside --resume (checked first, before the
+    run folder is even looked for)."""
+    if resume is not None and config_file is not None:
+        raise UsageError("--resume uses the run's own configuration; drop --config")
+
+
 def layered_config(
     given: dict[str, Any], config_file: str | Path | None = None, resume: str | Path | None = None
 ) -> LayeredConfig:
     """The one home of the precedence: defaults < config file < command line; with --resume, the run's own
     config.toml < the few options a resume may change (RESUMABLE_OVERRIDES)."""
-    if resume is not None and config_file is not None:
-        raise UsageError("--resume uses the run's own configuration; drop --config")
+    check_sources(config_file, resume)
     file_values = read_config_file(config_file) if config_file else {}
     config = TrainConfig().with_overrides(file_values).with_overrides(given).validate()  # bad values first
     if resume is not None:

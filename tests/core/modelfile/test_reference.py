@@ -19,9 +19,12 @@ def bundled(tmp_path, monkeypatch) -> Path:
     folder.mkdir(parents=True)
     file = folder / "mnist.safetensors"
     file.write_bytes(b"bundled weights " * 64)
+    export = file.with_suffix(".onnx")
+    export.write_bytes(b"bundled export " * 64)
     monkeypatch.setattr(pretrained, "pretrained_folder", lambda: folder)
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
-    monkeypatch.setitem(pretrained.BUNDLED, "mnist", pretrained.BundledModel("mnist", "mnist", digest))
+    digest, export_digest = (hashlib.sha256(f.read_bytes()).hexdigest() for f in (file, export))
+    model = pretrained.BundledModel("mnist", "mnist", digest, export_digest)
+    monkeypatch.setitem(pretrained.BUNDLED, "mnist", model)
     return file
 
 

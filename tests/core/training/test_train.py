@@ -116,7 +116,9 @@ def test_resume_refuses_to_change_what_it_computes(cnn, tmp_path):
 
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "cnncli", "train", *QUICK, "--out", str(tmp_path / "runs"), "--name", "sig", *args]
+    # all of mnist-sample's 2000 training images: 10 steps an epoch (the signal tests count them)
+    command = [sys.executable, "-m", "cnncli", "train", *QUICK, "--val-split", "0", "--out", str(tmp_path / "runs")]
+    command += ["--name", "sig", *args]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
