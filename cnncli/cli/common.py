@@ -36,17 +36,12 @@ InputSizeOption = Annotated[
     ),
 ]
 
-ModelOption = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        "-m",
-        metavar="MODEL",
-        show_default=False,
-        help="A model file, run folder, folder of runs, runs/latest or pretrained:NAME "
-        "(default: the latest run's model, else pretrained:mnist).",
-    ),
-]
+MODEL_HELP = (
+    "A model file, run folder, folder of runs, runs/latest or pretrained:NAME "
+    "(default: the latest run's model, else pretrained:mnist)."
+)
+ModelOption = Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL", show_default=False, help=MODEL_HELP)]
+ModelArgument = Annotated[str | None, typer.Argument(metavar="MODEL", show_default=False, help=MODEL_HELP)]
 
 _COMMON: dict[str, Any] = {
     "json": JsonOption,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cnncli.cli.common import command
+from cnncli.cli.common import ModelArgument, command
 from cnncli.cli.env import Env
 from cnncli.cli.progress import reporter_for
 from cnncli.cli.render import number, percent, table
@@ -23,15 +23,7 @@ Opt = typer.Option
 @command
 def evaluate(
     env: Env,
-    model: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="MODEL",
-            show_default=False,
-            help="A model file, run folder, folder of runs, runs/latest or pretrained:NAME "
-            "(default: the latest run's model, else pretrained:mnist).",
-        ),
-    ] = None,
+    model: ModelArgument = None,
     dataset: Annotated[
         str | None,
         Opt("--dataset", "-d", metavar="NAME", show_default=False, help="Default: the one it was trained on."),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cnncli.cli.common import command
+from cnncli.cli.common import ModelArgument, command
 from cnncli.cli.env import Env
 from cnncli.cli.progress import reporter_for
 from cnncli.core.units import byte_size
@@ -21,14 +21,7 @@ Opt = typer.Option
 @command
 def export(
     env: Env,
-    model: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="MODEL",
-            show_default=False,
-            help="A model file or run folder (default: the latest run's best model).",
-        ),
-    ] = None,
+    model: ModelArgument = None,
     output: Annotated[
         Path | None,
         Opt("--output", "-o", metavar="FILE.onnx", show_default=False, help="Default: NAME.onnx beside the model."),

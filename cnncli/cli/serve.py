@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cnncli.cli.common import command
+from cnncli.cli.common import ModelArgument, command
 from cnncli.cli.env import Env
 from cnncli.core.errors import Interrupted, Terminated
 
@@ -26,14 +26,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @command
 def serve(
     env: Env,
-    model: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="MODEL",
-            show_default=False,
-            help="A model file or run folder (default: the latest run's best model).",
-        ),
-    ] = None,
+    model: ModelArgument = None,
     host: Annotated[str, Opt("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, Opt("--port", "-p", metavar="N", help="Port to listen on (0: any free one).")] = 8000,
     device: Annotated[str, Opt("--device", metavar="auto|cpu|cuda|cuda:N|mps", help="Where to run it.")] = "auto",

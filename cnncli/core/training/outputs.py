@@ -119,15 +119,5 @@ class NullRunWriter:
     def write_metrics(self, history: list[dict[str, Any]]) -> None:
         pass
 
-    def _curve_label(self, split: str) -> str:
-        """What each curve is. The train figures are running means over the epoch as the optimiser saw them
-        (with label smoothing, which lifts the loss floor, and augmentation), so they sit above the plain
-        cross-entropy of val and test: not comparable, and the legend says so."""
-        if split != "train":
-            return f"{split}: plain cross-entropy, model at epoch end"
-        how = [f"label smoothing {self.config.label_smoothing:g}"] if self.config.label_smoothing else []
-        how += ["augmented"] if self.config.augment else []
-        return "train: running mean while learning" + (f" ({', '.join(how)})" if how else "")
-
     def plot(self, history: list[dict[str, Any]]) -> bool:
         return False
