@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import signal
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -135,9 +134,9 @@ def test_the_page_and_its_files_are_served_from_the_package(server):
 
 def test_every_request_is_logged_in_one_line_on_stderr(server):
     httpx.get(server.url + "health?from=test")
-    assert any(
-        line.startswith("127.0.0.1 GET /health?from=test 200 ") and line.endswith(" ms")
-        for line in server.stderr.splitlines()
+    line = server.wait_for_line(lambda line: line.startswith("127.0.0.1 GET /health?from=test "))
+    assert line is not None and line.startswith("127.0.0.1 GET /health?from=test 200 ") and line.endswith(" ms"), (
+        server.stderr
     )
 
 
@@ -279,10 +278,7 @@ def test_it_binds_loopback_and_says_where(sample_model):
     with ServeProcess(sample_model.model) as server:
         assert server.url.startswith("http://127.0.0.1:")
         said = f"serving {sample_model.model} at {server.url}"
-        deadline = time.monotonic() + 30  # stderr is read by a thread: the line may arrive after the URL
-        while said not in server.stderr and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert said in server.stderr, server.stderr
+        assert server.wait_for_line(lambda line: said in line) is not None, server.stderr
 
 
 def test_the_default_model_is_the_latest_run(sample_model):

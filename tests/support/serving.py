@@ -41,7 +41,8 @@ class ServeProcess:
         self.process = subprocess.Popen(
             self.arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=self.cwd
         )
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._reader.start()
         line = _first_line(self.process, START_TIMEOUT)
         assert line, f"cnn serve did not start: {self.stderr}"
         self.url = json.loads(line)["url"]
@@ -61,11 +62,21 @@ class ServeProcess:
     def stderr(self) -> str:
         return "".join(self._stderr)
 
+    def wait_for_line(self, matches, timeout: float = 30) -> str | None:
+        """The first stderr line `matches(line)` accepts, waiting for it: a thread reads stderr, so a line
+        the server has written may not be in `stderr` yet when the answer that followed it has arrived."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((line for line in self.stderr.splitlines() if matches(line)), None)
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         assert self.process
         self.process.send_signal(sig)
         code = self.process.wait(timeout)
-        time.sleep(0.1)  # the stderr reader's last lines
+        self._reader.join(timeout)  # the process is gone: its stderr ends, and the reader with it
         return code
 
     def wait_in_flight(self, count: int, timeout: float = 30) -> None:
