@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import inspect
-import subprocess
-import sys
 
 import pytest
 
 from cnncli.cli.app import COMMANDS
-
-PROBE = """
-import runpy, sys
-sys.argv = ["cnn", *{args!r}]
-try:
-    runpy.run_module("cnncli", run_name="__main__")
-except SystemExit:
-    pass
-print("LOADED:" + ",".join(sorted(m for m in sys.modules if m.startswith("cnncli.cli."))), file=sys.stderr)
-"""
+from tests.support.startup import modules_after
 
 
 def _command_modules_after(*args: str) -> set[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(args=list(args))], capture_output=True, text=True, timeout=60
-    )
-    line = [x for x in done.stderr.splitlines() if x.startswith("LOADED:")][-1]
-    loaded = set(line.removeprefix("LOADED:").split(","))
-    return {entry.module for entry in COMMANDS.values()} & loaded
+    return {entry.module for entry in COMMANDS.values()} & modules_after(*args)
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

@@ -6,34 +6,15 @@ statically with ruff's banned-module-level-imports over the whole package.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.startup import HEAVY, heavy_modules_after
+
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "torchvision", "PIL", "numpy", "onnx", "onnxruntime", "starlette", "uvicorn", "python_multipart")
-
-PROBE = """
-import runpy, sys
-sys.argv = ["cnn", *{args!r}]
-try:
-    runpy.run_module("cnncli", run_name="__main__")
-except SystemExit:
-    pass
-print("HEAVY:" + ",".join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
-"""
-
-
-def _heavy_modules_after(*args: str, env: dict[str, str] | None = None) -> str:
-    code = PROBE.format(args=list(args), heavy=HEAVY)
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60
-    )
-    line = [x for x in done.stderr.splitlines() if x.startswith("HEAVY:")][-1]
-    return line.removeprefix("HEAVY:")
 
 
 def test_importing_the_cli_imports_no_torch():
@@ -60,12 +41,12 @@ def test_importing_the_cli_imports_no_torch():
     ],
 )
 def test_commands_that_must_start_in_a_blink(args):
-    assert _heavy_modules_after(*args) == ""
+    assert heavy_modules_after(*args) == ""
 
 
 def test_tab_completion_imports_no_torch():
     env = {"_CNN_COMPLETE": "complete_bash", "COMP_WORDS": "cnn sh", "COMP_CWORD": "1"}
-    assert _heavy_modules_after(env=env) == ""
+    assert heavy_modules_after(env=env) == ""
 
 
 def test_ruff_bans_heavy_imports_at_module_level():

@@ -6,9 +6,9 @@ import pytest
 
 from cnncli.core.errors import ExitCode
 from cnncli.core.modelfile.weights import save_model
-from tests.cli.test_startup import _heavy_modules_after
 from tests.core.modelfile.test_weights import DAMAGES, damaged_file
 from tests.support.helpers import metadata_for, random_model
+from tests.support.startup import heavy_modules_after
 
 LAYER_KEYS = {
     "name", "type", "kind", "spec", "depth", "block", "implicit", "collapsed", "output", "params", "params_share",
@@ -138,7 +138,7 @@ def test_a_damaged_model_file_exits_3_with_one_line(tmp_path, cnn, damage):
 
 
 def test_summary_of_a_model_file_never_imports_torch(model_file, cnn):
-    assert _heavy_modules_after("summary", str(model_file), "--json") == ""
-    assert _heavy_modules_after("summary", "tutorial") == ""
+    assert heavy_modules_after("summary", str(model_file), "--json") == ""
+    assert heavy_modules_after("summary", "tutorial") == ""
     run = cnn("summary", str(model_file), "--json")  # the real program, end to end
     assert run.exit_code == 0 and run.json()["totals"]["trainable_params"] == 3_199_106
