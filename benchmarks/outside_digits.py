@@ -1,6 +1,6 @@
 """How models do on digits from outside MNIST: the typeset photos scripts/make_examples.py draws.
 
-    python benchmarks/outside_digits.py pretrained:mnist runs/base-mnist-1 --variants 30
+    python benchmarks/outside_digits.py pretrained:mnist runs/lean-mnist-1 --variants 30
 
 Draws VARIANTS images per digit (seeded, in a temporary folder), runs `cnn predict --json` with each
 model, and prints each model's share of right labels, with the environment. The images are set in type

@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FASTEST = ["--model", "fast", "--epochs", "1", "--lr", "1.5e-2", "--no-augment"]
+# one epoch has nothing to choose between: no hold-out, all 60,000 images train and the last model is handed over
+FASTEST = ["--model", "quick", "--epochs", "1", "--lr", "1.5e-2", "--no-augment", "--val-split", "0"]
 TUTORIAL = [
     "--model",
     "tutorial",

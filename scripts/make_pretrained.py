@@ -4,7 +4,7 @@
     python scripts/make_pretrained.py --data-dir DIR --only mnist
     python scripts/make_pretrained.py --data-dir DIR --from-run mnist=runs/mnist   # package a run made already
 
-Each model is `cnn train` with the default recipe and a fixed seed (RECIPE below) on its dataset, evaluated
+Each model is `cnn train` with the default recipe, `base` and a fixed seed (RECIPE below) on its dataset, evaluated
 on the test set, and saved (weights unchanged) with its provenance in the model's own metadata:
 [training.provenance] holds the command, the seed, the script, the dataset's sha256 per file and the test
 accuracy; [versions] already holds cnn's, torch's and Python's. The script prints the sha256 line to pin
@@ -13,8 +13,8 @@ in cnncli/core/modelfile/pretrained.py (the one home of the pins; a file that di
 One function per step (train, evaluate, package): a later step, such as writing an ONNX file beside each
 bundled .safetensors, is one more function called in build_one().
 
-On the 2-core AVX2 machine this was made on, each model took about 7.5 minutes alone (the default recipe:
-8 epochs of `base`); run it with --data-dir pointing at datasets already downloaded (`cnn download`).
+On the 2-core AVX2 machine this was made on, each model took about 7.5 minutes alone (8 epochs of `base`);
+run it with --data-dir pointing at datasets already downloaded (`cnn download`).
 """
 
 from __future__ import annotations
@@ -38,9 +38,12 @@ from cnncli.core.training.config import TrainConfig  # noqa: E402
 
 SEED = 0
 THREADS = 1  # the machine is shared; threads change the speed, not the recipe
-# The recipe: `cnn train`'s defaults with a fixed seed. The validation share is the default, written out so
-# the recorded command stays the recipe even if the default moves; the hold-out picks the model, never the test.
-RECIPE = ("--seed", str(SEED), "--val-split", "0.1")
+# The recipe: `cnn train`'s defaults but for these, written out so the recorded command stays the recipe when a
+# default moves. `base`, not today's default architecture: a model trained once and used by everyone is worth
+# base's accuracy (99.58% on MNIST, 0.04 to 0.08 points above `lean`, medians of seeds 0-2), whatever the
+# training time. The hold-out picks the model, never the test set.
+RECIPE_OVERRIDES = {"model": "base", "seed": SEED, "val_split": 0.1}
+RECIPE = tuple(arg for key, value in RECIPE_OVERRIDES.items() for arg in ("--" + key.replace("_", "-"), str(value)))
 # Keys of the run's configuration that say where it ran, not what it computed: not shipped
 LOCAL_KEYS = {"out": "runs", "name": "", "data_dir": "", "threads": 0, "device": "auto", "offline": False}
 
@@ -82,9 +85,9 @@ def provenance(model: pretrained.BundledModel, accuracy: float, loss: float) -> 
     }
 
 
-def package(model: pretrained.BundledModel, run: Path, data_dir: Path) -> tuple[Path, float]:
-    """The run's model (its best on the validation hold-out, else its last), saved into the package with
-    its provenance; the weights are not touched."""
+def package(model: pretrained.BundledModel, run: Path, data_dir: Path, staging: Path) -> tuple[Path, float]:
+    """The run's model (its best on the validation hold-out, else its last), saved into `staging` under its
+    bundled name with its provenance; the weights are not touched."""
     from cnncli.core.modelfile.weights import load_model, save_model
 
     source = run / BEST if (run / BEST).is_file() else run / LAST
@@ -96,15 +99,22 @@ def package(model: pretrained.BundledModel, run: Path, data_dir: Path) -> tuple[
     training["provenance"] = provenance(model, scores["accuracy"], scores["loss"])
     metrics = {**meta.metrics, "test_accuracy": scores["accuracy"], "test_loss": scores["loss"]}
     shipped = dataclasses.replace(meta, training=training, metrics=metrics)
-    model.path.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model.path, loaded.model, shipped)
-    return model.path, scores["accuracy"]
+    staging.mkdir(parents=True, exist_ok=True)
+    return save_model(staging / model.path.name, loaded.model, shipped), scores["accuracy"]
 
 
 def build_one(model: pretrained.BundledModel, work: Path, data_dir: Path, run: Path | None) -> None:
+    """Train (or take the run given), package and export in the work folder, then move the files into the
+    package: made outside it, because a bundled file that no longer matches its pin is refused by name."""
     run = run or train(model, work, data_dir)
-    path, accuracy = package(model, run, data_dir)
-    onnx = export(path, data_dir)
+    staged, accuracy = package(model, run, data_dir, work / "staged")
+    onnx = export(staged, data_dir)
+    made = [staged, staged.with_suffix(".toml"), staged.with_suffix(".onnx")]
+    model.path.parent.mkdir(parents=True, exist_ok=True)
+    for file in made:
+        if file.is_file():
+            os.replace(file, model.path.parent / file.name)
+    path = model.path
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     print(f"{model.reference}: {path} ({path.stat().st_size:,} bytes), test accuracy {100 * accuracy:.2f}%")
     print(f'    pin: BundledModel("{model.name}", "{model.dataset}", "{digest}", "{onnx}"),')

@@ -62,7 +62,7 @@ def evaluate(
 
     \b
     cnn eval                                  # the latest run's best model, on its test split
-    cnn eval runs/base-mnist-1 --split val
+    cnn eval runs/lean-mnist-1 --split val
     cnn eval model.safetensors --dataset mnist --errors wrong/ --plot confusion.png
     cnn eval pretrained:fashion-mnist
     """

@@ -38,7 +38,7 @@ def export(
 
     \b
     cnn export                                 # the latest run's best model -> runs/NAME/best.onnx
-    cnn export runs/base-mnist-1 -o mnist.onnx
+    cnn export runs/lean-mnist-1 -o mnist.onnx
     """
     from cnncli.core.export.onnx import export_model
 

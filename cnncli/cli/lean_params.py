@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Any, get_args, get_origin
+from pathlib import Path
+from types import NoneType, UnionType
+from typing import Any, Union, get_args, get_origin
 
 _DEFER = object()  # "not a plain case: ask Typer"
+PLAIN_PATH = (False, True, True, False, True, False, False, None)  # Typer's defaults for the checks below
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]{1,3})?")
 
@@ -48,6 +51,18 @@ def _within(number: Any, parameter_info: Any) -> Any:
     return number
 
 
+def _plain_path_checks(parameter_info: Any) -> bool:
+    """No check on the path beyond its being one (Typer's defaults): then a string is just Path(string)."""
+    checks = ("exists", "file_okay", "dir_okay", "writable", "readable", "resolve_path", "allow_dash", "path_type")
+    return all(getattr(parameter_info, name, None) == default for name, default in zip(checks, PLAIN_PATH, strict=True))
+
+
+def _plain_path(value: Any) -> Any:
+    if isinstance(value, Path):
+        return value
+    return Path(value) if type(value) is str and value else _DEFER
+
+
 def _converter(annotation: Any, parameter_info: Any) -> Any:
     """A function value -> coerced value or _DEFER, for the annotations handled here; else None."""
     if parameter_info.parser is not None or getattr(parameter_info, "click_type", None) is not None:
@@ -63,6 +78,13 @@ def _converter(annotation: Any, parameter_info: Any) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum) and parameter_info.case_sensitive:
         by_value = {member.value: member for member in annotation if isinstance(member.value, str)}
         return lambda value: value if isinstance(value, annotation) else by_value.get(value, _DEFER)
+    if annotation is Path and _plain_path_checks(parameter_info):
+        return _plain_path
+    members = get_args(annotation)
+    if get_origin(annotation) in (Union, UnionType) and len(members) == 2 and NoneType in members:
+        # `X | None` left at None (`cnn train` without --resume or --config): nothing to coerce; a value goes to X's
+        inner = _converter(next(a for a in members if a is not NoneType), parameter_info)
+        return lambda value: None if value is None else (inner(value) if inner else _DEFER)
     if get_origin(annotation) is list and get_args(annotation) == (str,):
         return lambda value: (
             list(value) if isinstance(value, (list, tuple)) and all(type(v) is str for v in value) else _DEFER

@@ -79,7 +79,7 @@ def predict(
     \b
     cnn predict digit.png                      # the latest run's model, else pretrained:mnist
     cnn predict shirt.jpg --model pretrained:fashion-mnist
-    cnn predict photos/ -r --top-k 3 --model runs/base-mnist-1
+    cnn predict photos/ -r --top-k 3 --model runs/lean-mnist-1
     cnn predict "scans/*.jpg" --jsonl > predictions.jsonl
     cat digit.png | cnn predict - --show
     """

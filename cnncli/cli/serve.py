@@ -57,7 +57,7 @@ def serve(
 
     \b
     cnn serve                                   # the latest run's best model, on http://127.0.0.1:8000/
-    cnn serve runs/base-mnist-1 --port 9000
+    cnn serve runs/lean-mnist-1 --port 9000
     curl -F image=@digit.png 'http://127.0.0.1:8000/predict?top_k=3'
     """
     from cnncli.core.serving.config import MIB, ServeConfig

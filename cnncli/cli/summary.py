@@ -53,7 +53,7 @@ def summary(
     \b
     cnn summary tutorial
     cnn summary "conv(16, 3, padding=same) bn relu maxpool(2) fc(classes)" --input 3x32x32 --classes 10
-    cnn summary runs/base-mnist-1/best.safetensors --batch-size 128
+    cnn summary runs/lean-mnist-1/best.safetensors --batch-size 128
     cnn summary pretrained:mnist
     """
     shape = parse_input_shape(input_size) if input_size else None

@@ -272,10 +272,10 @@ def train(
     """Train a model; the run folder keeps its models, metrics and state.
 
     \b
-    cnn train                                  # the default recipe: base on MNIST
+    cnn train                                  # the default recipe: lean on MNIST
     cnn train --epochs 6 --device cuda
     cnn train --model tutorial --optimizer adam --lr 1e-3 --batch-size 100 --epochs 6
-    cnn train --resume runs/base-mnist-1
+    cnn train --resume runs/lean-mnist-1
     cnn train --init pretrained:mnist --dataset folder:my-digits --epochs 3
     """
     given = {k: v for k, v in locals().items() if k not in ("env", "resume", "config", "nproc") and v is not None}

@@ -50,6 +50,7 @@ def _numberish() -> st.SearchStrategy[str]:
 
 
 VALUES = st.one_of(
+    st.none(),  # an option left out: `X | None` options default to it
     st.text(max_size=8),
     _numberish(),
     st.integers(-1000, 1000),

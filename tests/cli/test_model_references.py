@@ -57,7 +57,7 @@ def test_every_cell_of_the_readme_table_holds(cli, sample_model, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     for row in readme_table():
         match = re.search(r"`([^`]+)`", row["example"])
-        reference = match.group(1).replace("runs/base-mnist-1", f"runs/{name}") if match else None
+        reference = match.group(1).replace("runs/lean-mnist-1", f"runs/{name}") if match else None
         for command in COMMANDS:
             argv = _argv(command, reference, str(tmp_path / "new-runs"))
             if command == "init":

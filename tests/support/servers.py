@@ -105,10 +105,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.state.stop.wait(30)
         elif behaviour == "slowfirst":
+            # 640 KB/s: MNIST's 9.9 MB train images take 15 s, time enough to interrupt even on a loaded machine
             for offset in range(0, len(body), 1 << 16):
                 self.wfile.write(body[offset : offset + (1 << 16)])
                 self.wfile.flush()
-                if self.state.stop.wait(0.05):
+                if self.state.stop.wait(0.1):
                     return
         else:
             self.wfile.write(body)

@@ -1,7 +1,7 @@
 """`cnn explain`: what a trained network makes of an image, stage by stage, and where its evidence lies.
 
     from cnncli.core.explain.explainer import Explainer, ExplainSettings
-    explainer = Explainer(open_model("runs/base-mnist-1"), ExplainSettings(top_k=3))
+    explainer = Explainer(open_model("runs/lean-mnist-1"), ExplainSettings(top_k=3))
     for outcome in explainer.run(expand_inputs(["digit.png"])):
         ...  # Explanation (stages' maps and statistics, Grad-CAM, integrated gradients) or Failure
 

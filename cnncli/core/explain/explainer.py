@@ -1,6 +1,6 @@
 """`cnn explain`'s core: for each image, what every stage of the network made of it, and why it decided.
 
-    explainer = Explainer(open_model("runs/base-mnist-1"), ExplainSettings(top_k=3, layers=["conv1"]))
+    explainer = Explainer(open_model("runs/lean-mnist-1"), ExplainSettings(top_k=3, layers=["conv1"]))
     for outcome in explainer.run(expand_inputs(["digit.png"]), progress):
         ...  # Explanation or Failure (from predict), in input order
 

@@ -1,8 +1,9 @@
 """The stages `cnn explain` shows: each conv and pool layer, with the module whose output is its map.
 
-A conv stage's map is what the next stage receives: the conv's output after the batch norm and the
-activation that follow it (as CNN Explainer shows them), so "zeros" means units the ReLU switched off.
-A pool stage's map is the pool's output. The shapes are the analysis's, the same `cnn shapes` prints.
+A stage's map is what the next stage receives: a conv's or pool's output after the batch norm and the
+activation straight after it (as CNN Explainer shows them), so "zeros" means units the ReLU switched off.
+In `base` (conv bn relu pool) that is the conv's activation and the pool itself; in `lean` (conv pool bn
+relu) the conv's raw output and the pool's activation. The shapes are the analysis's, as `cnn shapes`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ class Stage:
     name: str  # as `cnn shapes` names the layer: conv1, pool2, block1.conv1
     kind: str  # conv, maxpool or avgpool
     shape: Shape  # channels, height, width of its map
-    module: str  # the module whose output is the map (a conv's activation, or the pool itself)
-    activation: str | None  # the activation applied to a conv's output, if any
+    module: str  # the module whose output is the map: the layer itself, or the activation after it
+    activation: str | None  # the activation applied to the layer's output, if any
 
 
 def stages(report: ChainReport) -> tuple[Stage, ...]:
@@ -36,16 +37,14 @@ def stages(report: ChainReport) -> tuple[Stage, ...]:
     leaves = report.leaves
     found = []
     for index, layer in enumerate(leaves):
-        if layer.kind == "conv":
+        if layer.kind == "conv" or layer.kind in POOL_KINDS:
             last, activation = _followers(leaves, index)
-            found.append(Stage(layer.name, "conv", layer.output_shape, last, activation))
-        elif layer.kind in POOL_KINDS:
-            found.append(Stage(layer.name, layer.kind, layer.output_shape, layer.name, None))
+            found.append(Stage(layer.name, layer.kind, layer.output_shape, last, activation))
     return tuple(found)
 
 
 def _followers(leaves: tuple[LayerReport, ...], index: int) -> tuple[str, str | None]:
-    """The last of the per-element layers straight after the conv at `index` (same block), and its activation."""
+    """The last of the per-element layers straight after the layer at `index` (same block), and its activation."""
     parent = leaves[index].name.rpartition(".")[0]
     last, activation = leaves[index].name, None
     for layer in leaves[index + 1 :]:

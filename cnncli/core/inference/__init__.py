@@ -1,7 +1,7 @@
 """Running trained models: `cnn eval` on labelled splits and `cnn predict` on images from the world.
 
     from cnncli.core.inference import EvalRequest, evaluate_model
-    result = evaluate_model(EvalRequest(model="runs/base-mnist-1", split="test"))
+    result = evaluate_model(EvalRequest(model="runs/lean-mnist-1", split="test"))
 
     from cnncli.core.inference import Predictor, PredictSettings, expand_inputs, open_model
     predictor = Predictor(open_model(None), PredictSettings(top_k=3))

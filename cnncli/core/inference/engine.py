@@ -1,6 +1,6 @@
 """Which engine runs a model: ONNX Runtime where it can (it starts in a fraction of torch's import), else torch.
 
-    choice = choose_engine("runs/base-mnist-1", device="auto", engine="auto")
+    choice = choose_engine("runs/lean-mnist-1", device="auto", engine="auto")
     choice.onnx_model   # an opened OnnxModel, or None: run choice.path with torch
     choice.note         # why an export beside the model was not used (for -v), or None
 

@@ -1,6 +1,6 @@
 """`cnn eval`'s core: a model against a labelled split, with everything worth knowing about its mistakes.
 
-    result = evaluate_model(EvalRequest(model="runs/base-mnist-1", split="test", keep_wrong=25), progress)
+    result = evaluate_model(EvalRequest(model="runs/lean-mnist-1", split="test", keep_wrong=25), progress)
     result.accuracy, result.loss, result.top_k_accuracy, result.report (per class, confusion), result.wrong
 
 The split is one uint8 tensor on the device (a folder too big for memory streams through a DataLoader),

@@ -55,14 +55,14 @@ BUNDLED: dict[str, BundledModel] = {
         BundledModel(
             "mnist",
             "mnist",
-            "81cac1a72af8983df457f81c077e98ed1e1ac6062a58d8769b11d38b4ddba8ce",
-            "93cfb7ff13c8147820d14e49f784e5698e3c480b3643dd0808097917b668ce6c",
+            "506cc848d8019765cfea93dbae45d2bceba6a2a9f58cfb354182262e373b2292",
+            "2d3765f8893f2701d9023359b46dc10c5718c6f4b4e44be76c0ab0fb4ace7ce1",
         ),
         BundledModel(
             "fashion-mnist",
             "fashion-mnist",
-            "1160376d6d1d2a20fdafdc2a96d70d7f5eeaafbd89013f516525048335d51ec2",
-            "be52a565742e24b88a8db9fab38fda8f91b20209e080f16a787bec869391ebcc",
+            "335c58ae4ba754df3efab94da92085c99505bd24ad220a751a92d90cddd39b68",
+            "8be872ce89b651fe14bf6836e68927e607f1c8c887a5e49497537caa9c12afdf",
         ),
     )
 }

@@ -1,11 +1,11 @@
 """One way to name a model, resolved by one function for every command.
 
-    reference = resolve_reference("runs/base-mnist-1")      # ModelReference(path, kind, description)
+    reference = resolve_reference("runs/lean-mnist-1")      # ModelReference(path, kind, description)
 
 What a model reference may be (the README's table lists which commands take each):
 
-    a model file           runs/base-mnist-1/best.safetensors (".safetensors" may be left off)
-    a run folder           runs/base-mnist-1: its best model, else its last
+    a model file           runs/lean-mnist-1/best.safetensors (".safetensors" may be left off)
+    a run folder           runs/lean-mnist-1: its best model, else its last
     a folder of runs       runs (what --out names): the run its `latest` pointer names
     the pointer itself     runs/latest
     a bundled model        pretrained:mnist, pretrained:fashion-mnist (see pretrained.py)
@@ -40,7 +40,7 @@ class ReferenceKind(StrEnum):
 class ModelReference:
     path: Path  # the .safetensors file
     kind: ReferenceKind
-    description: str  # for people: "the latest run (runs/base-mnist-3/best.safetensors)"
+    description: str  # for people: "the latest run (runs/lean-mnist-3/best.safetensors)"
     run_dir: Path | None = None  # the run folder the model belongs to, where there is one
     bundled: pretrained.BundledModel | None = None
 
@@ -92,7 +92,7 @@ def resolve_run_folder(text: str, runs_dir: str | Path = "runs") -> Path:
     A run that stopped before its first model was saved still resumes, so no model is required here.
     """
     if not text.strip():
-        raise UsageError("the run name is empty", "give a run folder, e.g. runs/base-mnist-1, or the runs folder")
+        raise UsageError("the run name is empty", "give a run folder, e.g. runs/lean-mnist-1, or the runs folder")
     hint = "give a run folder (runs/NAME), the folder of runs (runs) or runs/latest"
     path = Path(text)
     if text.startswith(pretrained.PREFIX) or (path.is_file() and path.suffix in (MODEL_SUFFIX, ".onnx")):

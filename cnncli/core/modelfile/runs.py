@@ -2,7 +2,7 @@
 
     runs/
       latest                 the name of the newest run (a one-line text file, replaced atomically)
-      base-mnist-1/
+      lean-mnist-1/
         config.toml          the effective configuration
         state.safetensors    the training state for --resume (+ state.toml for people)
         best.safetensors     the model with the best selection accuracy (+ best.toml)
@@ -38,7 +38,7 @@ LOCK = ".lock"  # held (flock) by the process training the run; the kernel drops
 
 
 def default_name(model: str, dataset: str) -> str:
-    """base-mnist, or spec-mnist for a spec string, or base-digits for folder:path/to/digits."""
+    """lean-mnist, or spec-mnist for a spec string, or lean-digits for folder:path/to/digits."""
     model_part = model if re.fullmatch(r"[A-Za-z0-9_-]+", model) else "spec"
     dataset_part = Path(dataset.removeprefix(FOLDER_PREFIX)).name if dataset.startswith(FOLDER_PREFIX) else dataset
     return f"{slug(model_part, 'run', limit=40)}-{slug(dataset_part, 'run', limit=40)}"

@@ -4,7 +4,7 @@ Constants that no option changes stay beside the code they shape: Adam's betas a
 session.py (`_optimizer`), the one-cycle and step schedules' factors in schedule.py, the augmentation
 strengths per kind of data in augment.py.
 
-The defaults are the default recipe: `cnn train` with no flags trains the `base` architecture on
+The defaults are the default recipe: `cnn train` with no flags trains the `lean` architecture on
 MNIST with them. A config file (`--config FILE.toml`, keys as below) overrides the defaults, and
 options given on the command line override the file; the effective configuration is saved in the run
 folder as config.toml, and `--resume` reads it back. Pure Python: the CLI builds it without torch.
@@ -36,7 +36,7 @@ RESUMABLE_OVERRIDES = frozenset(
 @dataclass(frozen=True)
 class TrainConfig:
     # -- what to train on ------------------------------------------------------------------------
-    model: str = "base"  # a built-in architecture or a spec string
+    model: str = "lean"  # a built-in architecture or a spec string
     dataset: str = "mnist"  # a built-in dataset or folder:PATH
     # fraction of train held out (stratified, seeded) for validation: it picks the best epoch, so the test set
     # never chooses the model it then scores. 0: no hold-out; the last epoch's model is handed over, no "best".

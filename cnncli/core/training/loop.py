@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnncli.core.errors import Interrupted, Terminated, TrainingDiverged
+from cnncli.core.nn.fold import inference_form
 from cnncli.core.reporting import Reporter
 from cnncli.core.runtime import eager
 from cnncli.core.training.batches import BatchPreparer, epoch_permutation, step_seed
@@ -192,9 +193,9 @@ class Trainer:
 
     def scores(self) -> tuple[Score | None, Score]:
         """Validation (if any) and test scores of the current model."""
-        data, model = self.data, unwrap(self.model)
-        val = evaluate(model, data.val.eval_batches(), data.normaliser, self.amp) if data.val else None
-        test = evaluate(model, data.test.eval_batches(), data.normaliser, self.amp)
+        data, network = self.data, inference_form(unwrap(self.model))  # a copy: the model trains on unchanged
+        val = evaluate(network, data.val.eval_batches(), data.normaliser, self.amp) if data.val else None
+        test = evaluate(network, data.test.eval_batches(), data.normaliser, self.amp)
         return val, test
 
     def _end_epoch(self, epoch_seconds: float, epoch_images: int) -> EpochRecord:

@@ -25,6 +25,8 @@ from cnncli.core.training.checkpoint import TrainingState, save_state
 from cnncli.core.training.config import TrainConfig
 from cnncli.core.training.records import EpochRecord
 
+MIN_CURVE_EPOCHS = 2  # curves.png joins epochs: one point is no curve
+
 
 @dataclass(frozen=True)
 class RunWriter:
@@ -76,8 +78,12 @@ class RunWriter:
         return "train: running mean while learning" + (f" ({', '.join(how)})" if how else "")
 
     def plot(self, history: list[dict[str, Any]]) -> bool:
-        """curves.png, when matplotlib (the plot extra) is installed; returns whether it was drawn."""
+        """curves.png, when matplotlib (the plot extra) is installed and there are two epochs or more to join;
+        returns whether it was drawn. A one-epoch run has no curve to draw, and matplotlib's import and one
+        figure would be most of what it spends outside training (benchmarks/epoch_overhead.py)."""
         records = [EpochRecord.from_row(row) for row in history]
+        if len(records) < MIN_CURVE_EPOCHS:
+            return False
         plt = pyplot()
         if plt is None:
             return False

@@ -27,7 +27,7 @@ from cnncli.core.modelfile.weights import load_model
 
 @dataclass(frozen=True)
 class StartingPoint:
-    text: str  # as the user named it: "pretrained:mnist", "runs/base-mnist-1"
+    text: str  # as the user named it: "pretrained:mnist", "runs/lean-mnist-1"
     reference: ModelReference
     header: ModelHeader
     sha256: str

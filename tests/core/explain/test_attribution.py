@@ -9,7 +9,7 @@ import torch
 from cnncli.core.explain.attribution import grad_cam, integrated_gradients
 from cnncli.core.explain.explainer import _for_gradients
 from cnncli.core.explain.stages import last_conv, stages
-from cnncli.core.inference.model import _in_place_activations, fold_batch_norms
+from cnncli.core.nn.fold import fold_batch_norms, in_place_activations
 from tests.support.helpers import metadata_for, random_model
 
 captum_attr = pytest.importorskip("captum.attr")
@@ -20,7 +20,7 @@ CASES = [("tiny", (1, 28, 28)), ("base", (1, 28, 28)), ("cifar", (3, 32, 32))]
 def network_and_image(name: str, shape: tuple[int, int, int], seed: int = 0):
     """The inference network (batch norms folded, ReLUs in place), made ready as explain makes it."""
     model = random_model(metadata_for(name, shape), seed)
-    network = _for_gradients(_in_place_activations(fold_batch_norms(model.eval())))
+    network = _for_gradients(in_place_activations(fold_batch_norms(model.eval())))
     generator = torch.Generator().manual_seed(seed)
     image = torch.randn(1, *shape, generator=generator).contiguous(memory_format=torch.channels_last)
     return network, image

@@ -9,14 +9,14 @@ from cnncli.core.arch.builtins import ARCHITECTURES
 from cnncli.core.arch.query import ChainRequest, chain
 from cnncli.core.errors import NotFound
 from cnncli.core.explain.stages import captured, last_conv, select, stages
-from cnncli.core.inference.model import _in_place_activations, fold_batch_norms
+from cnncli.core.nn.fold import fold_batch_norms, in_place_activations
 from tests.support.helpers import INPUTS, KITCHEN_SINK, built, metadata_for, random_model
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 @pytest.mark.parametrize("data", list(INPUTS))
 def test_every_stage_map_has_the_shape_cnn_shapes_reports(name, data):
-    network = _in_place_activations(fold_batch_norms(built(name, data).eval()))  # as inference runs it
+    network = in_place_activations(fold_batch_norms(built(name, data).eval()))  # as inference runs it
     expected = {
         layer.name: layer.output_shape
         for layer in chain(ChainRequest(name, INPUTS[data])).report.leaves
@@ -36,9 +36,16 @@ def test_a_conv_stage_is_shown_after_its_activation_and_pools_as_they_are():
     assert last_conv(tuple(found.values())).name == "conv3"
 
 
+def test_in_lean_a_conv_is_shown_raw_and_its_pool_after_the_norm_and_relu_that_follow_it():
+    found = {s.name: s for s in stages(built("lean", "mnist").report)}
+    assert (found["conv1"].module, found["conv1"].activation) == ("conv1", None)
+    assert (found["pool1"].module, found["pool1"].activation) == ("relu1", "relu")
+    assert last_conv(tuple(found.values())).name == "conv3"
+
+
 def test_nested_blocks_keep_their_dotted_names_and_the_maps_are_after_the_relu():
     model = random_model(metadata_for(KITCHEN_SINK))
-    network = _in_place_activations(fold_batch_norms(model.eval()))
+    network = in_place_activations(fold_batch_norms(model.eval()))
     found = stages(network.report)
     assert [s.name for s in found][:2] == ["block1.conv1", "block2.conv1"]
     relu_stages = [s for s in found if s.activation == "leakyrelu"]

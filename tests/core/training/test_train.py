@@ -65,8 +65,26 @@ def test_a_run_leaves_models_metrics_state_and_latest(cnn, tmp_path):
         assert len(curves.convert("RGB").getcolors(maxcolors=1 << 24)) > 20  # lines and labels, not a blank page
 
 
+def test_the_accuracies_a_run_records_are_the_ones_cnn_eval_reports(cnn, tmp_path):
+    # the trainer scores the network in its inference form (batch norms folded), as cnn eval runs it
+    run = _train(cnn, tmp_path, "--epochs", "1", "--model", "lean", "--no-amp")
+    assert run.exit_code == 0, run.stderr
+    doc = run.json()
+    for split, key in (("test", "test_accuracy"), ("val", "val_accuracy")):
+        scored = cnn("eval", doc["run"], "--split", split, "--offline", "--json", "-q", "--device", "cpu")
+        assert scored.exit_code == 0, scored.stderr
+        assert scored.json()["accuracy"] == doc["best"][key], split
+
+
+def test_a_one_epoch_run_draws_no_curves_from_one_point(cnn, tmp_path):
+    run = _train(cnn, tmp_path, "--epochs", "1")
+    assert run.exit_code == 0, run.stderr
+    folder = Path(run.json()["run"])
+    assert (folder / runs.METRICS).is_file() and not (folder / runs.CURVES).exists()
+
+
 def test_without_matplotlib_a_run_completes_and_draws_no_curves(cnn, tmp_path, without_matplotlib):
-    args = ["--epochs", "1", "--out", str(tmp_path / "runs"), "--json"]
+    args = ["--epochs", "2", "--out", str(tmp_path / "runs"), "--json"]
     run = cnn("train", *QUICK, *args, env=without_matplotlib, timeout=300)
     assert run.exit_code == 0, run.stderr
     folder = Path(run.json()["run"])
