@@ -22,7 +22,17 @@ from types import NoneType, UnionType
 from typing import Any, Union, get_args, get_origin
 
 _DEFER = object()  # "not a plain case: ask Typer"
-PLAIN_PATH = (False, True, True, False, True, False, False, None)  # Typer's defaults for the checks below
+# Typer's defaults for a path option's checks: with these, a path is just Path(string)
+PLAIN_PATH = {
+    "exists": False,
+    "file_okay": True,
+    "dir_okay": True,
+    "writable": False,
+    "readable": True,
+    "resolve_path": False,
+    "allow_dash": False,
+    "path_type": None,
+}
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]{1,3})?")
 
@@ -52,9 +62,8 @@ def _within(number: Any, parameter_info: Any) -> Any:
 
 
 def _plain_path_checks(parameter_info: Any) -> bool:
-    """No check on the path beyond its being one (Typer's defaults): then a string is just Path(string)."""
-    checks = ("exists", "file_okay", "dir_okay", "writable", "readable", "resolve_path", "allow_dash", "path_type")
-    return all(getattr(parameter_info, name, None) == default for name, default in zip(checks, PLAIN_PATH, strict=True))
+    """No check on the path beyond its being one: then a string is just Path(string)."""
+    return all(getattr(parameter_info, name, None) == default for name, default in PLAIN_PATH.items())
 
 
 def _plain_path(value: Any) -> Any:
