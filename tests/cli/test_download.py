@@ -163,11 +163,21 @@ def test_quiet_says_nothing_on_success(cli, shared_server):
     assert (run.exit_code, run.stdout, run.stderr) == (0, "", "")
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C as a shell delivers it: SIGINT at its default and unblocked in the child. An ignored or
+    blocked SIGINT is inherited across exec, and a test worker's may be either (seen in CI runs of the
+    whole suite, never alone), which made the child finish the download the test meant to interrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_an_interrupted_download_leaves_no_complete_looking_file_and_resumes(shared_server, tmp_path):
     mirror = shared_server.url("slowfirst", "mnist/")
     command = [sys.executable, "-m", "cnncli", "download", "mnist", "--mirror", mirror, "--data-dir", str(tmp_path)]
     env = {**os.environ, "NO_COLOR": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=_as_from_a_terminal
+    )
     part = tmp_path / "mnist" / "train-images-idx3-ubyte.gz.part"
     deadline = time.monotonic() + 60
     while not (part.exists() and part.stat().st_size > 1 << 20) and time.monotonic() < deadline:
