@@ -15,8 +15,7 @@ from itertools import islice
 
 from cnncli.core.inference.images import refuse_bombs
 from cnncli.core.inference.inputs import Input
-from cnncli.core.inference.pipeline import Failure, Outcome, PredictSettings, classify, prepare_input
-from cnncli.core.inference.prepare import Recipe, recipe_for
+from cnncli.core.inference.pipeline import Classifier, Failure, Outcome, classify, prepare_input
 from cnncli.core.modelfile.onnxfile import OnnxModel
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 
@@ -24,14 +23,8 @@ CHUNK = 16  # images per task sent to a worker: fewer round trips, still even ac
 WINDOW = 4096  # inputs handed to the pool at a time: map() submits all it is given, and a folder may hold millions
 
 
-class OnnxPredictor:
+class OnnxPredictor(Classifier[OnnxModel]):
     """An exported model with its recipe, ready to classify images a batch at a time."""
-
-    def __init__(self, model: OnnxModel, settings: PredictSettings | None = None) -> None:
-        self.model = model
-        self.settings = (settings or PredictSettings()).validate()
-        self.recipe: Recipe = recipe_for(model.metadata.preprocessing, self.settings.options)
-        self.top_k = min(self.settings.top_k, len(model.classes))
 
     def run(self, inputs: Iterable[Input], progress: Reporter = NULL_REPORTER) -> Iterator[Outcome]:
         inputs = list(inputs)

@@ -1,20 +1,22 @@
-"""The engine-free half of `cnn predict`: settings, outcomes, preparing one input, and turning a batch's
-logits into predictions. Shared by the torch Predictor (predict.py) and the ONNX one (onnx_predict.py),
-so both prepare the same uint8 pixels (prepare.py) and rank classes the same way; no torch here.
+"""The engine-free half of `cnn predict`: settings, what a predictor holds, outcomes, preparing one input,
+and turning a batch's logits into predictions. Shared by the torch Predictor (predict.py) and the ONNX
+one (onnx_predict.py), so both prepare the same uint8 pixels (prepare.py) and rank classes the same way;
+no torch here.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
 from cnncli.core.errors import UsageError
 from cnncli.core.inference.images import ImageError, read_picture
 from cnncli.core.inference.inputs import Input, MissingInput
-from cnncli.core.inference.prepare import PrepareOptions, Recipe
+from cnncli.core.inference.prepare import PrepareOptions, Recipe, recipe_for
 
 MAX_WORKERS = 8  # the default's ceiling: past it, decoding outruns the network anyway
 WORKER_LIMIT = 64  # what --workers accepts: each worker is a process of its own
@@ -47,6 +49,30 @@ class PredictSettings:
         if self.workers is not None:
             return self.workers
         return 0 if count < FEW_INPUTS else min(MAX_WORKERS, os.cpu_count() or 1)
+
+
+class Classified(Protocol):
+    """A model either engine runs: its metadata (for the preparation) and its classes."""
+
+    @property
+    def metadata(self) -> Any: ...
+
+    @property
+    def classes(self) -> Sequence[str]: ...
+
+
+M = TypeVar("M", bound=Classified)
+
+
+class Classifier(Generic[M]):
+    """What both predictors hold: the model, the settings, the recipe that prepares a picture for the model,
+    and how many of its classes to rank."""
+
+    def __init__(self, model: M, settings: PredictSettings | None = None) -> None:
+        self.model = model
+        self.settings = (settings or PredictSettings()).validate()
+        self.recipe: Recipe = recipe_for(model.metadata.preprocessing, self.settings.options)
+        self.top_k = min(self.settings.top_k, len(model.classes))
 
 
 @dataclass(frozen=True)

@@ -24,24 +24,22 @@ from cnncli.core.inference.images import refuse_bombs
 from cnncli.core.inference.inputs import Input
 from cnncli.core.inference.model import InferenceModel
 from cnncli.core.inference.pipeline import (
+    Classifier,
     Failure,
     Outcome,
     PredictSettings,
     classify,
     prepare_input,
 )
-from cnncli.core.inference.prepare import Recipe, recipe_for
+from cnncli.core.inference.prepare import Recipe
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 
 
-class Predictor:
+class Predictor(Classifier[InferenceModel]):
     """A model with its recipe, ready to classify images a batch at a time."""
 
     def __init__(self, model: InferenceModel, settings: PredictSettings | None = None) -> None:
-        self.model = model
-        self.settings = (settings or PredictSettings()).validate()
-        self.recipe: Recipe = recipe_for(model.metadata.preprocessing, self.settings.options)
-        self.top_k = min(self.settings.top_k, len(model.classes))
+        super().__init__(model, settings)
         self.normaliser = model.normaliser()
 
     def run(self, inputs: Iterable[Input], progress: Reporter = NULL_REPORTER) -> Iterator[Outcome]:
