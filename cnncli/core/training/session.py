@@ -24,6 +24,7 @@ from cnncli.core.nn.build import build_model
 from cnncli.core.reporting import NULL_REPORTER, Reporter
 from cnncli.core.runtime import eager
 from cnncli.core.runtime.device import amp_dtype, resolve_device, set_threads
+from cnncli.core.runtime.heap import keep_freed_memory
 from cnncli.core.training import distributed
 from cnncli.core.training.checkpoint import TrainingState, load_state
 from cnncli.core.training.config import TrainConfig
@@ -129,6 +130,7 @@ def train(request: TrainRequest, progress: Reporter = NULL_REPORTER, stop: StopF
     config = request.config.validate()
     device = _device(config, world)
     set_threads(config.threads, _local_processes(world))
+    keep_freed_memory()  # before the first batch is allocated: every step reuses the last one's memory
     _setup_determinism(config)
     amp = amp_dtype(device, config.amp)
     distributed.init(world, device)
