@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -85,12 +86,24 @@ def baseline(raw_dir: Path, *args: str) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-def ours(*args: str) -> tuple[dict, float]:
+def ours(*args: str, source: Path | None = None) -> tuple[dict, float]:
+    """`cnn train ARGS` as a whole process: this checkout's cnncli, or the one in `source` (see `checkout`)."""
+    env = {**os.environ, "PYTHONPATH": str(source)} if source else None
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         command = [sys.executable, "-m", "cnncli", "train", *args, "--out", out, "--json", "--quiet"]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        # in `source`, `python -m` finds that tree's cnncli before the installed one (the working folder comes first)
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=env, cwd=source)
         return json.loads(done.stdout), time.perf_counter() - started
+
+
+def checkout(revision: str, into: Path) -> Path:
+    """The cnncli package as it was at a git revision of this repository, unpacked under `into`."""
+    archive = subprocess.run(
+        ["git", "archive", revision, "cnncli"], cwd=HERE.parent, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 def throughput(raw_dir: Path, steps: int, pairs: int) -> None:
