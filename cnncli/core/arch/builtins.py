@@ -33,12 +33,13 @@ ARCHITECTURES: dict[str, Architecture] = {
         # The default. Against `base` (float32, 2-core AVX2 CPU): pooling each conv's output before its batch
         # norm and ReLU hands them a quarter of the pixels (at full resolution they were a third of base's
         # step; max pooling commutes with both, and the norm still folds into the conv for inference), and
-        # three-quarter widths nearly halve the convs' multiply-adds: 1.88x base's training images a second
-        # side by side (benchmarks/architectures.py, 600 steps, 3 pairs), for 0.04 to 0.08 points of MNIST
-        # accuracy (99.54% or 99.50% against 99.58%, medians of seeds 0-2, benchmarks/recipes.py) and 0.6 of
-        # Fashion-MNIST's. Pooling first at base's widths kept its accuracy (99.67% and 99.51%, seeds 0-1)
-        # but ran 1.4x; six epochs of that, 1.85x in time, gave 99.46% at seed 0. Twice as fast won the
-        # default; the bundled models, trained once for everyone, are `base`.
+        # three-quarter widths nearly halve the convs' multiply-adds: 1.78x to 1.88x base's training images
+        # a second side by side (benchmarks/architectures.py, 5 pairs of 300 steps, 3 of 600), for 0.04 to
+        # 0.08 points of MNIST accuracy (99.54% or 99.50% against 99.58%, medians of seeds 0-2,
+        # benchmarks/recipes.py) and 0.6 of Fashion-MNIST's. Pooling first at base's widths kept its accuracy
+        # (99.67% and 99.51%, seeds 0-1) but ran 1.4x; six epochs of that, 1.85x in time, gave 99.46% at
+        # seed 0. Nearly twice as fast won the default; the bundled models, trained once for everyone, are
+        # `base`.
         Architecture(
             "lean",
             "conv(24, 3, padding=1, bias=false) maxpool(2) bn relu "
