@@ -4,6 +4,7 @@ tuned malloc already."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -12,7 +13,7 @@ import pytest
 
 from cnncli.core.runtime import heap
 
-GLIBC_LINUX = sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION") is not None
+GLIBC_LINUX = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 # a glibc tunable that changes nothing (malloc checking needs a debug library preloaded): marks malloc as
 # tuned by the user, so cnn leaves glibc's own behaviour in place
 UNTOUCHED = {"GLIBC_TUNABLES": "glibc.malloc.check=0"}
