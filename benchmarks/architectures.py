@@ -34,8 +34,12 @@ from train_speed import checkout, environment, ours
 @dataclass(frozen=True)
 class Side:
     model: str
-    source: Path | None  # cnncli from a git revision, or None for this checkout
-    label: str
+    revision: str | None  # the git revision its cnncli is from, or None for this checkout
+    source: Path | None  # where that revision's cnncli is unpacked
+
+    @property
+    def label(self) -> str:
+        return f"{self.model}@{self.revision}" if self.revision else self.model
 
 
 def images_per_second(side: Side, steps: int, amp: bool, threads: int) -> float:
@@ -48,10 +52,10 @@ def images_per_second(side: Side, steps: int, amp: bool, threads: int) -> float:
 
 def side(model: str, revision: str | None, work: Path, name: str) -> Side:
     if not revision:
-        return Side(model, None, model)
+        return Side(model, None, None)
     folder = work / name
     folder.mkdir()
-    return Side(model, checkout(revision, folder), f"{model}@{revision}")
+    return Side(model, revision, checkout(revision, folder))
 
 
 def main() -> int:
